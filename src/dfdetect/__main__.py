@@ -1,0 +1,5 @@
+import sys
+
+from dfdetect.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The ``dfdetect`` command: one subcommand per module, imported only when it is used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dfdetect import __version__
+
+# name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("dfdetect.cli.scan", "score the faces in images, videos and folders"),
+    "extract": ("dfdetect.cli.extract", "detect, align and save face crops from raw media"),
+    "train": ("dfdetect.cli.train", "train a detector from a YAML config"),
+    "evaluate": ("dfdetect.cli.evaluate", "cross-dataset evaluation with confidence intervals"),
+    "calibrate": ("dfdetect.cli.calibrate", "fit the decision threshold on validation data"),
+    "serve": ("dfdetect.cli.serve", "run the HTTP service and web page"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand's options."""
+    parser = argparse.ArgumentParser(prog="dfdetect", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"dfdetect {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
