@@ -44,7 +44,13 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_faces(samples_dir: Path) -> dict[str, list[Path]]:
     """Sample crops grouped as {"real": [...], "fake": [...]} from the samples' README mapping."""
-    fake_sources = {("FF", "DF"), ("FF", "F2F"), ("FF", "FS"), ("FF", "NT"), ("CDFv2", "Celeb-synthesis")}
+    fake_sources = {
+        ("FF", "DF"),
+        ("FF", "F2F"),
+        ("FF", "FS"),
+        ("FF", "NT"),
+        ("CDFv2", "Celeb-synthesis"),
+    }
     groups: dict[str, list[Path]] = {"real": [], "fake": []}
     for png in sorted(samples_dir.glob("*/*/*/*.png")):
         dataset, source = png.parts[-4], png.parts[-3]

@@ -1,4 +1,4 @@
-"""The ``dfdetect`` command: one subcommand per module, imported only when it is used."""
+"""The ``dfdetect`` command: one subcommand per module (heavy imports stay inside ``run``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every subcommand's options."""
-    parser = argparse.ArgumentParser(prog="dfdetect", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dfdetect",
+        description="Tell whether the faces in images and videos are deepfakes.",
+    )
     parser.add_argument("--version", action="version", version=f"dfdetect {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():

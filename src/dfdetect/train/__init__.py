@@ -1,0 +1,1 @@
+"""Training: datasets, losses, the LayerNorm-tuning loop and its run folders."""
