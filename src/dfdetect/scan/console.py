@@ -1,0 +1,105 @@
+"""What a person sees during and after a scan: a progress bar, a verdict table, a summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from dfdetect.scan.results import FileResult
+
+STYLES = {"fake": "bold red", "real": "bold green"}
+
+
+class FramesPerSecond(ProgressColumn):
+    """Frames scanned per second, from the task's ``frames`` field."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        frames = task.fields.get("frames", 0)
+        rate = frames / elapsed if elapsed > 0 else 0.0
+        return Text(f"{frames} frames, {rate:.1f} frames/s", style="cyan")
+
+
+def scan_progress(console: Console) -> Progress:
+    """Progress bar over files with counts, frames/s, elapsed and remaining time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        FramesPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _verdict(result: FileResult) -> Text:
+    if result.status == "ok":
+        return Text(str(result.label).upper(), style=STYLES.get(str(result.label), ""))
+    reason = (result.error or {}).get("reason", result.status)
+    return Text(reason, style="yellow" if result.status == "no_face" else "magenta")
+
+
+def results_table(results: Sequence[FileResult], max_rows: int = 200) -> Table:
+    """A table of files: verdict, P(fake), persons (each with its verdict), faces, frames."""
+    table = Table(title="dfdetect scan", show_lines=False)
+    for name, kw in (
+        ("file", {"overflow": "fold"}),
+        ("verdict", {}),
+        ("P(fake)", {"justify": "right"}),
+        ("persons", {}),
+        ("faces", {"justify": "right"}),
+        ("frames", {"justify": "right"}),
+    ):
+        table.add_column(name, **kw)
+    for r in results[:max_rows]:
+        persons = Text(", ").join(
+            Text(f"P{p.id} {p.prob:.2f}", style=STYLES.get(p.label, "")) for p in r.persons
+        )
+        prob = "" if r.prob is None else f"{r.prob:.3f}"
+        table.add_row(
+            display_path(r.path), _verdict(r), prob, persons, str(len(r.faces)), str(len(r.frames))
+        )
+    if len(results) > max_rows:
+        table.caption = f"first {max_rows} of {len(results)} files; see --out for all"
+    return table
+
+
+def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
+    """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
+    counts = Counter(r.label if r.status == "ok" else r.status for r in results)
+    reasons = Counter((r.error or {}).get("reason", "?") for r in results if r.failed)
+    text = (
+        f"{len(results)} files: {counts['fake']} fake, {counts['real']} real, "
+        f"{counts['no_face']} without faces, {counts['error']} failed"
+    )
+    if reasons:
+        text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"
+    if skipped:
+        text += f"; {skipped} from earlier scans"
+    return text

@@ -1,0 +1,77 @@
+"""What a scan does with each file: frame sampling, face limits, batching, size bounds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dfdetect.media.sampling import SAMPLING_MODES
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Options of :class:`~dfdetect.scan.pipeline.ScanPipeline`.
+
+    ``frames`` frames are sampled per video (``sampling`` as in
+    :func:`dfdetect.media.sample_frame_indices`); every face of at least ``min_face_size``
+    pixels is scored, up to ``max_faces`` per frame (largest first). Faces are tracked into
+    persons when their boxes overlap by ``track_iou`` or their centres lie within
+    ``track_distance`` box sizes. Files over ``max_file_mb`` are refused (``too_large``).
+    ``workers`` threads decode and detect while the model scores ``batch_size`` crops at a
+    time; ``detect_batch`` frames go through the face detector at once.
+    ``explain`` keeps a thumbnail per file (frames downscaled to ``thumbnail_size``) and
+    computes heatmaps for the highest-scoring face of each of the ``max_heatmaps`` most
+    suspicious persons (needs the real Detector).
+    """
+
+    frames: int = 32
+    sampling: str = "even"
+    stride: int | None = None
+    min_face_size: int = 40
+    max_faces: int = 8
+    track_iou: float = 0.3
+    track_distance: float = 0.5
+    max_file_mb: float = 4096.0
+    batch_size: int = 32
+    detect_batch: int = 8
+    workers: int = 2
+    queue_size: int = 4
+    explain: bool = False
+    max_heatmaps: int = 8
+    thumbnail_size: int = 640
+
+    def __post_init__(self) -> None:
+        if self.frames < 1:
+            raise ValueError(f"frames must be >= 1, got {self.frames}")
+        if self.sampling not in SAMPLING_MODES:
+            raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}")
+        if self.sampling == "stride" and not self.stride:
+            raise ValueError("sampling='stride' needs stride >= 1")
+        for name in (
+            "max_faces",
+            "batch_size",
+            "detect_batch",
+            "workers",
+            "queue_size",
+            "max_heatmaps",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.track_iou <= 1.0:
+            raise ValueError(f"track_iou must be in (0, 1], got {self.track_iou}")
+        if self.max_file_mb <= 0:
+            raise ValueError(f"max_file_mb must be > 0, got {self.max_file_mb}")
+
+    def result_fingerprint(self) -> dict[str, Any]:
+        """The options that change a file's result (not speed knobs like workers)."""
+        keys = ("frames", "sampling", "stride", "min_face_size", "max_faces", "track_iou",
+                "track_distance")  # fmt: skip
+        return {k: getattr(self, k) for k in keys}
+
+
+def stable_hash(data: Any, length: int = 16) -> str:
+    """Short sha256 of the canonical JSON of ``data`` (dict key order does not matter)."""
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -1,0 +1,170 @@
+"""The CPU half of a scan: read a file, sample frames, detect and align every face.
+
+Runs in worker threads; everything it finds (crops, boxes, frame times, problems) is held in a
+:class:`Prepared` until the model has scored the crops.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dfdetect.errors import MediaError
+from dfdetect.faces import CropPreset, align_face
+from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.scan.options import ScanOptions
+
+
+@dataclass
+class PreparedFace:
+    """An aligned face waiting for its score."""
+
+    frame_index: int
+    time_s: float | None
+    box: np.ndarray
+    score: float
+    crop: np.ndarray
+    matrix: np.ndarray
+
+
+@dataclass
+class Prepared:
+    """A file after decoding and face detection: its faces, or why it failed."""
+
+    path: str
+    kind: str | None = None
+    frames: list[tuple[int, float | None]] = field(default_factory=list)
+    faces: list[PreparedFace] = field(default_factory=list)
+    media: dict = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    # frames downscaled to ``ScanOptions.thumbnail_size`` (kept only when explaining)
+    thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
+    thumb_scale: float = 1.0
+
+
+class FacePreparer:
+    """Detects and aligns faces in images and sampled video frames."""
+
+    def __init__(self, face_detector, preset: CropPreset, options: ScanOptions) -> None:
+        self.face_detector = face_detector
+        self.preset = preset
+        self.options = options
+
+    def prepare_path(self, path: str | Path) -> Prepared:
+        """Read and process one file; every problem becomes ``Prepared.error``, never raises
+        for bad media."""
+        prepared = Prepared(path=str(path))
+        try:
+            size = os.stat(path).st_size
+            limit = int(self.options.max_file_mb * 1024 * 1024)
+            if size > limit:
+                raise MediaError(path, "too_large", f"{size} bytes > {limit}")
+            if not os.access(path, os.R_OK):
+                raise MediaError(path, "unreadable", "permission denied")
+            prepared.kind = sniff_media_kind(path)
+            if prepared.kind == "image":
+                self._add_frames(prepared, [(0, None, load_image(path))])
+            else:
+                self._prepare_video(prepared, path)
+        except MediaError as exc:
+            prepared.error = {"reason": exc.reason, "detail": exc.detail}
+        except FileNotFoundError as exc:
+            prepared.error = {"reason": "missing", "detail": str(exc)}
+        except OSError as exc:
+            prepared.error = {"reason": "unreadable", "detail": str(exc)}
+        return prepared
+
+    def prepare_image(self, image: np.ndarray, name: str) -> Prepared:
+        """Process an in-memory RGB uint8 image (H, W, 3)."""
+        prepared = Prepared(path=name, kind="image")
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            prepared.error = {
+                "reason": "bad_array",
+                "detail": f"expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}",
+            }
+            return prepared
+        self._add_frames(prepared, [(0, None, image)])
+        return prepared
+
+    def _prepare_video(self, prepared: Prepared, path: str | Path) -> None:
+        opts = self.options
+        with VideoReader(path) as reader:
+            prepared.media = {
+                "n_frames": reader.n_frames,
+                "fps": reader.fps,
+                "duration_s": reader.duration,
+                "width": reader.width,
+                "height": reader.height,
+            }
+            wanted = np.sort(
+                sample_frame_indices(reader.n_frames, opts.frames, opts.sampling, opts.stride)
+            )
+            batch: list[tuple[int, float | None, np.ndarray]] = []
+            for index, time_s, frame in reader.read(wanted.tolist()):
+                batch.append((int(index), float(time_s), frame))
+                if len(batch) >= opts.detect_batch:
+                    self._add_frames(prepared, batch)
+                    batch = []
+            if batch:
+                self._add_frames(prepared, batch)
+            if reader.truncated:
+                prepared.warnings.append(
+                    {
+                        "reason": "truncated",
+                        "detail": "the file ends early; frames up to the damage",
+                    }
+                )
+        if not prepared.frames:
+            raise MediaError(path, "no_frames", "no frame could be decoded")
+        if len(prepared.frames) < len(wanted):
+            prepared.warnings.append(
+                {
+                    "reason": "frames_missing",
+                    "detail": f"decoded {len(prepared.frames)} of {len(wanted)} sampled frames",
+                }
+            )
+
+    def _add_frames(
+        self, prepared: Prepared, batch: list[tuple[int, float | None, np.ndarray]]
+    ) -> None:
+        """Detect faces in a batch of frames, align the largest ``max_faces`` of each."""
+        opts = self.options
+        if prepared.kind == "image":
+            height, width = batch[0][2].shape[:2]
+            prepared.media = {"width": width, "height": height}
+        detections = self.face_detector.detect([frame for _, _, frame in batch])
+        for (index, time_s, frame), faces in zip(batch, detections, strict=True):
+            prepared.frames.append((index, time_s))
+            faces = sorted(faces, key=lambda f: -f.area)[: opts.max_faces]
+            for face in faces:
+                if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) < opts.min_face_size:
+                    continue
+                try:
+                    aligned = align_face(frame, face.landmarks, self.preset)
+                except ValueError as exc:
+                    prepared.warnings.append({"reason": "bad_landmarks", "detail": str(exc)})
+                    continue
+                prepared.faces.append(
+                    PreparedFace(
+                        index,
+                        time_s,
+                        np.asarray(face.box, np.float32),
+                        float(face.score),
+                        aligned.crop,
+                        np.asarray(aligned.matrix, np.float32),
+                    )
+                )
+            if opts.explain:
+                scale = min(1.0, opts.thumbnail_size / max(frame.shape[:2]))
+                prepared.thumb_scale = scale
+                prepared.thumbnails[index] = (
+                    cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                    if scale < 1.0
+                    else frame.copy()
+                )

@@ -1,0 +1,156 @@
+"""A scan as the command runs it: model and face detector loaded once, results stored file by
+file in SQLite (re-runs skip finished files), then exported, tabulated and reported."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from dfdetect.scan.export import write_results
+from dfdetect.scan.options import ScanOptions, stable_hash
+from dfdetect.scan.pipeline import ScanPipeline
+from dfdetect.scan.results import FileResult
+from dfdetect.scan.store import ResultStore, file_sha256
+from dfdetect.scan.visuals import encode_visuals
+
+
+def model_key(name: str, detector, options: ScanOptions) -> str:
+    """``name@hash`` of the detector's config, its trained tensors and the result-changing
+    scan options: results stored under one key are interchangeable."""
+    weights = hashlib.sha256()
+    for param_name, tensor in sorted(detector.trained_state_dict().items()):
+        weights.update(param_name.encode())
+        weights.update(tensor.detach().float().cpu().numpy().tobytes())
+    fingerprint = {
+        "config": detector.config.to_dict(),
+        "weights": weights.hexdigest(),
+        "options": options.result_fingerprint(),
+    }
+    return f"{name}@{stable_hash(fingerprint)}"
+
+
+class ScanSession:
+    """Scans files into a :class:`ResultStore`; build with :meth:`open`."""
+
+    def __init__(self, pipeline: ScanPipeline, store: ResultStore, key: str, model: str) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.key = key
+        self.model = model
+        self.skipped = 0
+        self._hashes: dict[str, str] = {}
+
+    @classmethod
+    def open(
+        cls, model: str | None, options: ScanOptions, *, device: str | None = None, db: str | Path
+    ) -> ScanSession:
+        """Load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and the MTCNN face
+        detector on ``device``; open the results database ``db``."""
+        from dfdetect import Detector
+        from dfdetect.faces import create_face_detector
+        from dfdetect.model import DEFAULT_MODEL
+
+        name = model or DEFAULT_MODEL
+        detector = Detector.from_pretrained(name, device=device)
+        faces = create_face_detector(
+            "mtcnn", device=detector.device, min_face_size=options.min_face_size
+        )
+        pipeline = ScanPipeline(detector, faces, options)
+        return cls(pipeline, ResultStore(db), model_key(name, detector, options), name)
+
+    def __enter__(self) -> ScanSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+    def run(
+        self, files: list[Path], *, rescan: bool = False, console: Console | None = None
+    ) -> list[FileResult]:
+        """Scan ``files`` (stored results reused unless ``rescan``); every result is committed
+        as soon as its file is finished. Returns the results in ``files`` order."""
+        from dfdetect.scan.console import scan_progress
+
+        paths = [str(Path(f).resolve()) for f in files]
+        need_visuals = self.pipeline.options.explain
+        progress = scan_progress(console) if console is not None else None
+        hashing = progress.add_task("hash", total=len(paths), frames=0) if progress else None
+        if progress:
+            progress.start()
+        todo: list[str] = []
+        first_of: dict[str, str] = {}  # sha256 -> the path scanned for it
+        try:
+            for path in paths:
+                self._hashes[path] = sha = self._content_key(path)
+                if progress:
+                    progress.advance(hashing)
+                if sha in first_of:
+                    continue
+                first_of[sha] = path
+                if not rescan and self.store.get(sha, self.key, need_visuals=need_visuals):
+                    self.store.link_path(path, sha, self.key)
+                    self.skipped += 1
+                else:
+                    todo.append(path)
+            if progress:
+                progress.remove_task(hashing)
+                task = progress.add_task("scan", total=len(paths), frames=0)
+                progress.update(task, completed=len(paths) - len(todo))
+            frames = 0
+            for result in self.pipeline.scan(todo):
+                sha = self._hashes[result.path]
+                result.sha256, result.model = sha, self.model
+                self.store.put(result, sha, self.key, encode_visuals(result.visuals))
+                frames += len(result.frames)
+                if progress:
+                    progress.update(task, advance=1, frames=frames)
+        finally:
+            if progress:
+                progress.stop()
+        for path in paths:
+            sha = self._hashes[path]
+            if first_of[sha] != path:
+                self.store.link_path(path, sha, self.key)
+        return [r for r, _ in self.store.results_for(paths, self.key)]
+
+    def _content_key(self, path: str) -> str:
+        """The file's sha256; for files the scan will refuse (too large, unreadable) a key
+        derived from the path, so they are never hashed and always retried."""
+        limit = self.pipeline.options.max_file_mb * 1024 * 1024
+        try:
+            if os.path.getsize(path) <= limit:
+                return file_sha256(path)
+        except OSError:  # the scan itself records why the file cannot be read
+            pass
+        return "unhashed:" + hashlib.sha256(path.encode()).hexdigest()
+
+    def export(
+        self,
+        results: list[FileResult],
+        *,
+        out: Path | None = None,
+        report: Path | None = None,
+        heatmaps: Path | None = None,
+    ) -> None:
+        """Write ``--out`` (JSONL/CSV), ``--report`` (HTML) and ``--heatmaps`` (PNGs)."""
+        if out is not None:
+            write_results(results, out)
+        if report is None and heatmaps is None:
+            return
+        entries = [(r, self.store.visuals(self._hashes[r.path], self.key)) for r in results]
+        if report is not None:
+            from dfdetect.report import write_report
+
+            write_report(entries, report, model=self.model)
+        if heatmaps is not None:
+            for result, images in entries:
+                stem = f"{Path(result.path).stem}-{self._hashes[result.path][:8]}"
+                for name, data in images.items():
+                    if name != "thumbnail":
+                        kind, pid = name.split("/")
+                        target = heatmaps / stem / f"person{pid}_{kind}.png"
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(data)

@@ -1,0 +1,58 @@
+"""Turn the paths, folders and glob patterns a user typed into a sorted list of files."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+    """Files named by ``inputs`` (files, folders walked recursively, ``*``/``**`` globs).
+
+    Returns ``(files, missing)``: files in input order (each folder's and glob's sorted),
+    each once, hidden files and folders skipped inside folders; ``missing`` lists inputs that
+    matched nothing. Every file is kept whatever its extension: the scan sniffs the content.
+    """
+    files: list[Path] = []
+    seen: set[Path] = set()
+    missing: list[str] = []
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for raw in inputs:
+        text = os.fspath(raw)
+        if GLOB_CHARS & set(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                missing.append(text)
+            for m in matches:
+                p = Path(m)
+                for f in _walk(p) if p.is_dir() else [p]:
+                    add(f)
+            continue
+        path = Path(text)
+        if path.is_dir():
+            for f in _walk(path):
+                add(f)
+        elif path.exists() or path.is_symlink():
+            add(path)
+        else:
+            missing.append(text)
+    return files, missing
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Regular files under ``folder``, recursively, sorted, skipping hidden entries."""
+    out = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+    return out

@@ -1,0 +1,168 @@
+"""ScanPipeline end to end on generated media: real PyAV decoding, the real MTCNN detector
+and the tiny-random model; a content-dependent stand-in predictor checks the bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfdetect import Detector
+from dfdetect.faces import create_face_detector
+from dfdetect.scan import ScanOptions, ScanPipeline
+from test_scan_media import background, face_image, face_video, load_crop, paste_face
+
+
+@pytest.fixture(scope="module")
+def detector():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tiny-random.*")
+        return Detector.from_pretrained("tiny-random", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def face_detector():
+    return create_face_detector("mtcnn", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def crops(sample_faces):
+    return [load_crop(sample_faces["real"][0]), load_crop(sample_faces["fake"][0])]
+
+
+class BrightnessPredictor:
+    """P(fake) = mean crop brightness: a predictor whose scores say which crop they came from.
+    Counts its calls; sleeps on the first so that other files queue up behind it."""
+
+    def __init__(self, config, threshold: float = 0.5) -> None:
+        self.config = config
+        self.threshold = threshold
+        self.calls: list[int] = []
+        self.lock = threading.Lock()
+
+    def predict(self, crops):
+        with self.lock:
+            if not self.calls:
+                time.sleep(0.5)
+            self.calls.append(len(crops))
+        return np.array([c.mean() / 255 for c in crops], np.float32)
+
+
+def test_video_two_people_tracked_and_aggregated(tmp_path, detector, face_detector, crops):
+    path = face_video(tmp_path / "two.mp4", crops, n_frames=6, size=(400, 240), fps=10)
+    pipe = ScanPipeline(detector, face_detector, ScanOptions(frames=4))
+    result = pipe.analyze_path(path)
+    assert result.status == "ok" and result.kind == "video"
+    assert result.media["n_frames"] == 6 and result.media["width"] == 400
+    assert [f.index for f in result.frames] == [0, 2, 3, 5]  # 4 evenly spaced of 6
+    assert [f.time_s for f in result.frames] == pytest.approx([0.0, 0.2, 0.3, 0.5])
+    assert [f.n_faces for f in result.frames] == [2, 2, 2, 2]
+    assert len(result.persons) == 2
+    for person in result.persons:
+        mine = [f for f in result.faces if f.person == person.id]
+        assert len(mine) == 4 and person.n_faces == 4
+        assert person.prob == pytest.approx(np.mean([f.prob for f in mine]))
+        assert person.label == ("fake" if person.prob >= detector.threshold else "real")
+        centres = [(f.box[0] + f.box[2]) / 2 for f in mine]
+        assert max(centres) - min(centres) < 30  # one person stays on one side
+    assert result.prob == pytest.approx(max(p.prob for p in result.persons))
+    # the scores are the model's own on the aligned crops, face by face
+    crops_again = [f.crop for f in pipe.preparer.prepare_path(path).faces]
+    np.testing.assert_allclose(
+        [f.prob for f in result.faces], detector.predict(crops_again), atol=1e-6
+    )
+    assert result.to_dict()["persons"][0]["n_faces"] == 4
+
+
+def test_each_face_gets_its_own_score(tmp_path, detector, face_detector, crops):
+    bright = np.clip(crops[0].astype(int) + 60, 0, 255).astype(np.uint8)
+    dark = (crops[1] * 0.5).astype(np.uint8)
+    path = face_video(tmp_path / "bd.mp4", [bright, dark], n_frames=4, size=(400, 240))
+    predictor = BrightnessPredictor(detector.config, threshold=0.4)
+    result = ScanPipeline(predictor, face_detector, ScanOptions(frames=4)).analyze_path(path)
+    by_person = {p.id: p for p in result.persons}
+    left = [f for f in result.faces if f.box[0] < 200]
+    right = [f for f in result.faces if f.box[0] >= 200]
+    assert len(left) == len(right) == 4
+    assert {f.person for f in left} != {f.person for f in right}
+    assert min(f.prob for f in left) > max(f.prob for f in right)  # bright face, higher score
+    assert by_person[left[0].person].label == "fake" and by_person[right[0].person].label == "real"
+    assert result.label == "fake" and result.prob == pytest.approx(by_person[left[0].person].prob)
+
+
+def test_in_memory_image(detector, face_detector, crops):
+    frame = background(240, 320)
+    paste_face(frame, crops[1], (160, 120), 110)
+    pipe = ScanPipeline(detector, face_detector)
+    result = pipe.analyze_image(frame, "upload.png")
+    assert (result.path, result.kind, result.status) == ("upload.png", "image", "ok")
+    assert len(result.faces) == 1 and result.faces[0].time_s is None
+    box = result.faces[0].box
+    assert 105 < (box[0] + box[2]) / 2 < 215 and 65 < (box[1] + box[3]) / 2 < 175
+    prepared = pipe.preparer.prepare_image(frame, "upload.png")
+    assert result.prob == pytest.approx(float(detector.predict([prepared.faces[0].crop])[0]))
+    bad = pipe.analyze_image(frame[..., 0], "grey")
+    assert bad.status == "error" and bad.error["reason"] == "bad_array"
+
+
+def test_bad_inputs_each_get_a_reason_and_the_scan_goes_on(
+    tmp_path, detector, face_detector, crops
+):
+    good = face_image(tmp_path / "good.png", crops[0])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not media at all\n" * 10)
+    video = face_video(tmp_path / "full.mp4", crops[:1], n_frames=4).read_bytes()
+    (tmp_path / "truncated.mp4").write_bytes(video[: len(video) // 2])
+    png = bytearray(good.read_bytes())
+    png[len(png) // 2 : len(png) // 2 + 64] = bytes(64)  # zeroes in the middle of the pixel data
+    (tmp_path / "corrupt.png").write_bytes(bytes(png))
+    (tmp_path / "header.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2000))
+    (tmp_path / "big.mp4").write_bytes(video + b"\0" * 300_000)
+    noface = background(240, 320)
+    Image.fromarray(noface).save(tmp_path / "landscape.jpg")
+    names = ["good.png", "empty.mp4", "notes.txt", "truncated.mp4", "corrupt.png", "header.png"]
+    names += ["big.mp4", "landscape.jpg"]
+    opts = ScanOptions(frames=2, max_file_mb=0.25, workers=2)
+    results = {
+        os.path.basename(r.path): r
+        for r in ScanPipeline(detector, face_detector, opts).scan([tmp_path / n for n in names])
+    }
+    assert sorted(results) == sorted(names)
+    reasons = {n: (r.status, (r.error or {}).get("reason")) for n, r in results.items()}
+    assert reasons == {
+        "good.png": ("ok", None),
+        "empty.mp4": ("error", "zero_byte"),
+        "notes.txt": ("error", "not_media"),
+        "truncated.mp4": ("error", "truncated"),
+        "corrupt.png": ("error", "corrupt"),
+        "header.png": ("error", "corrupt"),
+        "big.mp4": ("error", "too_large"),
+        "landscape.jpg": ("no_face", "no_face"),
+    }
+    assert results["good.png"].label in ("fake", "real")
+    assert all(r.error["detail"] for r in results.values() if r.error)
+
+
+def test_unreadable_file(tmp_path, detector, face_detector, crops, monkeypatch):
+    path = face_image(tmp_path / "locked.png", crops[0])
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # running as root: make the permission check say no
+        monkeypatch.setattr("dfdetect.scan.prepare.os.access", lambda *_: False)
+    result = ScanPipeline(detector, face_detector).analyze_path(path)
+    assert (result.status, result.error["reason"]) == ("error", "unreadable")
+
+
+def test_scan_batches_faces_across_files(tmp_path, detector, face_detector, crops):
+    paths = [face_image(tmp_path / f"{k}.png", crops[k % 2]) for k in range(5)]
+    predictor = BrightnessPredictor(detector.config)
+    opts = ScanOptions(workers=2, batch_size=64, queue_size=8)
+    results = list(ScanPipeline(predictor, face_detector, opts).scan(paths))
+    assert sorted(r.path for r in results) == sorted(str(p) for p in paths)
+    assert sum(predictor.calls) == 5  # one face per file, each scored once
+    assert len(predictor.calls) < 5  # files that were ready together went in one call
+    assert max(predictor.calls) > 1
