@@ -1,0 +1,257 @@
+"""Video jobs persisted in SQLite, and the worker threads that run them.
+
+A job is a row (queued -> running -> done | failed) pointing at its upload in the service's
+storage. Rows are committed before the client hears 202, so a crash or restart loses no
+accepted job: :meth:`JobStore.recover` re-queues what was queued or running when the service
+stopped (a job interrupted :data:`MAX_ATTEMPTS` times is failed instead of retried forever).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dfdetect.errors import DfdetectError, MediaError
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    media_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    heatmaps INTEGER NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    error_code TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
+"""
+
+
+class QueueFull(DfdetectError):
+    """The job queue holds its maximum number of waiting jobs."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job table."""
+
+    id: str
+    status: str
+    filename: str
+    media_path: str
+    size: int
+    heatmaps: int
+    created: float
+    started: float | None
+    finished: float | None
+    attempts: int
+    result: str | None
+    error_code: str | None
+    error: str | None
+
+    def to_dict(self) -> dict:
+        """The job's public status (no storage path, no result body)."""
+        out = {
+            "id": self.id,
+            "status": self.status,
+            "filename": self.filename,
+            "size": self.size,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+        }
+        if self.error_code is not None:
+            out["error"] = {"code": self.error_code, "message": self.error}
+        return out
+
+
+class JobStore:
+    """Thread-safe SQLite job table (WAL, one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def _one(self, sql: str, args: tuple = ()) -> Job | None:
+        row = self._db.execute(sql, args).fetchone()
+        return Job(**dict(row)) if row is not None else None
+
+    def submit(
+        self, filename: str, media_path: Path, size: int, heatmaps: bool, max_queue: int
+    ) -> Job:
+        """Queue a job for ``media_path``; raises :class:`QueueFull` at ``max_queue`` waiting."""
+        with self._lock:
+            waiting = self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            if waiting.fetchone()[0] >= max_queue:
+                raise QueueFull(f"the job queue is full ({max_queue} waiting)")
+            job_id = uuid.uuid4().hex
+            self._db.execute(
+                "INSERT INTO jobs (id, status, filename, media_path, size, heatmaps, created)"
+                " VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                (job_id, filename, str(media_path), size, int(heatmaps), time.time()),
+            )
+            return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when unknown or deleted."""
+        with self._lock:
+            return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    def queued_count(self) -> int:
+        """How many jobs wait to run."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[
+                0
+            ]
+
+    def pending_media(self) -> set[str]:
+        """Upload paths of the jobs still to run."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT media_path FROM jobs WHERE status IN ('queued', 'running')"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def claim(self) -> Job | None:
+        """Mark the oldest queued job running and return it (None when the queue is empty)."""
+        with self._lock:
+            return self._one(
+                "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1"
+                " WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1)"
+                " RETURNING *",
+                (time.time(),),
+            )
+
+    def finish(self, job_id: str, result: dict) -> None:
+        """Store a running job's result (a no-op when the job was deleted meanwhile)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET status = 'done', finished = ?, result = ? WHERE id = ?",
+                (time.time(), json.dumps(result), job_id),
+            )
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        """Record why a job failed."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET status = 'failed', finished = ?, error_code = ?, error = ?"
+                " WHERE id = ?",
+                (time.time(), code, message, job_id),
+            )
+
+    def delete(self, job_id: str) -> Job | None:
+        """Remove the job's row and its upload; returns the removed job (None when unknown)."""
+        with self._lock:
+            job = self._one("DELETE FROM jobs WHERE id = ? RETURNING *", (job_id,))
+        if job is not None:
+            Path(job.media_path).unlink(missing_ok=True)
+        return job
+
+    def recover(self) -> tuple[int, int]:
+        """After a restart: re-queue interrupted jobs; fail those interrupted too often.
+
+        Returns (re-queued, failed) counts.
+        """
+        with self._lock:
+            failed = self._db.execute(
+                "UPDATE jobs SET status = 'failed', finished = ?, error_code = 'interrupted',"
+                " error = ? WHERE status = 'running' AND attempts >= ?",
+                (time.time(), f"the service stopped during {MAX_ATTEMPTS} attempts", MAX_ATTEMPTS),
+            ).rowcount
+            requeued = self._db.execute(
+                "UPDATE jobs SET status = 'queued', started = NULL WHERE status = 'running'"
+            ).rowcount
+            return requeued, failed
+
+
+class JobWorkers:
+    """Threads that claim queued jobs and run ``analyze(job) -> result dict`` on them."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        analyze: Callable[[Job], dict],
+        n_workers: int,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.analyze = analyze
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"dfdetect-job-{i}", daemon=True)
+            for i in range(n_workers)
+        ]
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        for thread in self._threads:
+            thread.start()
+
+    def notify(self) -> None:
+        """Wake idle workers (a job was just queued)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Ask workers to stop after their current job and wait up to ``timeout_s``; a job
+        still running stays 'running' in the database and is re-queued by the next start.
+        Returns whether every worker has stopped."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.claim()
+            if job is None:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            result = self.analyze(job)
+        except MediaError as err:
+            self.store.fail(
+                job.id, err.reason, f"{job.filename}: {err.reason} {err.detail}".strip()
+            )
+        except Exception as err:  # a job's failure must not stop the worker
+            if self._stop.is_set():  # the model went away at shutdown: re-queued at next start
+                return
+            log.exception("job %s failed", job.id)
+            self.store.fail(job.id, "internal", f"{job.filename}: {type(err).__name__}: {err}")
+        else:
+            self.store.finish(job.id, result)
+        Path(job.media_path).unlink(missing_ok=True)

@@ -1,0 +1,46 @@
+"""HTTP errors the service answers with: a status code, a machine-readable code and a message."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dfdetect.errors import DfdetectError
+
+
+class Problem(DfdetectError):
+    """An error answered as ``{"error": {"code": ..., "message": ...}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def problem_body(code: str, message: str) -> dict:
+    """The JSON body of every error response."""
+    return {"error": {"code": code, "message": message}}
+
+
+async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI exception handler turning a :class:`Problem` into its JSON response.
+
+    A refused upload may not have been read to its end: the connection is closed after the
+    answer, so the server does not go on reading (and discarding) the rest of the body."""
+    assert isinstance(exc, Problem)
+    headers = dict(exc.headers or {})
+    if request.method == "POST":
+        headers["Connection"] = "close"
+    return JSONResponse(problem_body(exc.code, exc.message), exc.status, headers=headers)
+
+
+async def invalid_request_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Query or path parameters that fail validation: 422 in the same error shape."""
+    assert isinstance(exc, RequestValidationError)
+    where = "; ".join(
+        f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+    return JSONResponse(problem_body("invalid_request", where), 422)

@@ -1,0 +1,57 @@
+"""Everything a running service is configured with, in one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dfdetect.model import DEFAULT_MODEL
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Configuration of one service instance (CLI flags map one-to-one onto these fields).
+
+    ``data_dir`` holds the SQLite job database and every uploaded file (under generated names);
+    nothing a client sends is written anywhere else.
+    """
+
+    model: str = DEFAULT_MODEL
+    device: str | None = None
+    data_dir: Path = Path("dfdetect-serve")
+    max_upload_bytes: int = 200 * MB
+    api_key: str | None = None
+    max_queue: int = 64
+    max_inflight_images: int = 8
+    request_timeout_s: float = 60.0
+    upload_timeout_s: float = 300.0
+    job_workers: int = 1
+    batch_size: int = 32
+    batch_wait_s: float = 0.005
+    frames: int = 32
+    heatmaps: bool = True
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploads are streamed to, one file per request under a random name."""
+        return self.data_dir / "uploads"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file holding the job queue and job results."""
+        return self.data_dir / "jobs.sqlite3"
+
+    def public(self) -> dict:
+        """The limits a client may rely on (served at /v1/info; never the API key)."""
+        return {
+            "model": self.model,
+            "max_upload_bytes": self.max_upload_bytes,
+            "max_queue": self.max_queue,
+            "request_timeout_s": self.request_timeout_s,
+            "upload_timeout_s": self.upload_timeout_s,
+            "frames": self.frames,
+            "heatmaps": self.heatmaps,
+            "auth_required": self.api_key is not None,
+        }
