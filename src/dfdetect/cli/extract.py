@@ -1,0 +1,178 @@
+"""``dfdetect extract``: detect, align and save face crops from raw videos and images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
+SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
+PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _size(text: str) -> int | None:
+    if text == "native":
+        return None
+    value = _positive(text)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"crop size must be >= 8 or 'native', got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``dfdetect extract``."""
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="video/image files or folders (searched recursively)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--dataset", default="custom", help="dataset name (default: custom)")
+    parser.add_argument(
+        "--source", default=None, help="source name (default: each file's parent folder name)"
+    )
+    parser.add_argument(
+        "--frames", type=_positive, default=32, help="frames sampled per video (default: 32)"
+    )
+    parser.add_argument(
+        "--sampling",
+        choices=SAMPLING_MODES,
+        default="max-spread",
+        help="frame sampling (default: max-spread from the middle frame)",
+    )
+    parser.add_argument(
+        "--stride", type=_positive, default=None, help="frame step for --sampling stride"
+    )
+    parser.add_argument(
+        "--preset", choices=PRESETS, default="gend", help="face-crop template (default: gend)"
+    )
+    parser.add_argument(
+        "--size", type=_size, default=256, help="crop side in pixels, or 'native' (default: 256)"
+    )
+    parser.add_argument(
+        "--face",
+        choices=FACE_CHOICES,
+        default="largest",
+        help="faces kept per frame (default: largest)",
+    )
+    parser.add_argument(
+        "--mask-dir",
+        type=Path,
+        default=None,
+        help="folder of manipulation-mask videos named like the inputs",
+    )
+    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
+    parser.add_argument(
+        "--min-face-size", type=_positive, default=40, help="smallest face in pixels (default: 40)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_probability,
+        default=None,
+        help="face confidence threshold (default: the detector's)",
+    )
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    parser.add_argument(
+        "--batch-size", type=_positive, default=8, help="frames per detector batch (default: 8)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive, default=1, help="worker processes (default: 1)"
+    )
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    """The first problem with the arguments argparse cannot see, or None."""
+    missing = [str(p) for p in args.inputs if not p.exists()]
+    if missing:
+        return f"input not found: {', '.join(missing)}"
+    if args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} exists and is not a folder"
+    if args.sampling == "stride" and args.stride is None:
+        return "--sampling stride needs --stride N"
+    if args.stride is not None and args.sampling != "stride":
+        return "--stride is only used with --sampling stride"
+    if args.face == "mask" and args.mask_dir is None:
+        return "--face mask needs --mask-dir"
+    if args.mask_dir is not None and not args.mask_dir.is_dir():
+        return f"--mask-dir {args.mask_dir} is not a folder"
+    if args.min_face_size < 12:
+        return f"--min-face-size must be >= 12, got {args.min_face_size}"
+    from dfdetect.faces.detectors import DETECTORS
+
+    if args.detector not in DETECTORS:
+        return f"unknown --detector {args.detector!r}; known: {', '.join(sorted(DETECTORS))}"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the extraction; exit 0 when every input gave crops or was already done, 1 when some
+    failed (see failures.csv), 2 for bad arguments."""
+    problem = _check(args)
+    if problem:
+        print(f"dfdetect extract: error: {problem}", file=sys.stderr)
+        return 2
+    from rich.console import Console
+    from rich.table import Table
+
+    from dfdetect.errors import DfdetectError
+    from dfdetect.extract import ExtractOptions, run_extraction
+
+    options = ExtractOptions(
+        out=args.out,
+        dataset=args.dataset,
+        source=args.source,
+        frames=args.frames,
+        sampling=args.sampling,
+        stride=args.stride,
+        preset=args.preset,
+        size=args.size,
+        face=args.face,
+        mask_dir=args.mask_dir if args.face == "mask" else None,
+        detector=args.detector,
+        min_face_size=args.min_face_size,
+        threshold=args.threshold,
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    console = Console(stderr=True)
+    try:
+        summary = run_extraction(args.inputs, options, console)
+    except DfdetectError as exc:  # e.g. the detector weights are not installed
+        print(f"dfdetect extract: error: {exc}", file=sys.stderr)
+        return 1
+    table = Table(title="extraction", show_header=False)
+    table.add_row("files done", str(summary.done))
+    table.add_row("already done (skipped)", str(summary.skipped))
+    table.add_row("files failed", str(summary.failed))
+    table.add_row("frames read", str(summary.frames))
+    table.add_row("crops written", str(summary.crops))
+    for reason, count in sorted(summary.by_reason.items()):
+        table.add_row(f"failure: {reason}", str(count))
+    table.add_row("manifest", f"{summary.manifest} ({summary.manifest_rows} rows)")
+    table.add_row("failure report", f"{summary.failure_csv}, {summary.failure_json}")
+    Console().print(table)
+    return 1 if summary.failed else 0

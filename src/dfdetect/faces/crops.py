@@ -1,0 +1,53 @@
+"""Detect, choose and align faces over a batch of frames: the step extraction and scanning
+share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dfdetect.faces.align import AlignedFace, align_face
+from dfdetect.faces.face import Face, FaceDetector
+from dfdetect.faces.presets import CropPreset
+from dfdetect.faces.select import FaceChoice, select_faces
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A chosen face, its aligned crop, and how it was chosen (``largest``/``all``/``mask``)."""
+
+    face: Face
+    aligned: AlignedFace
+    selected_by: str
+
+
+def crop_faces(
+    images: Sequence[np.ndarray],
+    detector: FaceDetector,
+    preset: CropPreset,
+    choice: FaceChoice = "largest",
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> list[list[FaceCrop]]:
+    """For each RGB uint8 image, the aligned crops of the chosen faces (empty: no face).
+
+    ``masks`` (boolean (H, W) per image, or None) is used with ``choice="mask"``; a frame
+    without a mask falls back to the largest face (``selected_by`` says so). Faces whose
+    landmarks are degenerate (no similarity fits them) are left out.
+    """
+    if masks is not None and len(masks) != len(images):
+        raise ValueError(f"{len(masks)} masks for {len(images)} images")
+    results: list[list[FaceCrop]] = []
+    for i, (image, faces) in enumerate(zip(images, detector.detect(images), strict=True)):
+        mask = masks[i] if masks is not None else None
+        effective = "largest" if choice == "mask" and mask is None else choice
+        chosen, selected_by = select_faces(faces, effective, mask)
+        crops = []
+        for face in chosen:
+            try:
+                crops.append(FaceCrop(face, align_face(image, face.landmarks, preset), selected_by))
+            except ValueError:
+                continue
+        results.append(crops)
+    return results

@@ -1,0 +1,43 @@
+"""Face-detector backends chosen by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dfdetect.faces.face import FaceDetector
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _mtcnn(**options: Any) -> FaceDetector:
+    from dfdetect.faces.mtcnn import MTCNNDetector  # torch is imported only when used
+
+    return MTCNNDetector(**options)
+
+
+# name -> (factory, one-line description). Only backends giving five landmarks belong here:
+# alignment needs eyes, nose and mouth corners.
+DETECTORS: dict[str, tuple[Callable[..., FaceDetector], str]] = {
+    "mtcnn": (_mtcnn, "MTCNN cascade, weights from facenet-pytorch 2.6.0, 5 landmarks"),
+}
+
+
+def create_face_detector(
+    name: str = "mtcnn",
+    *,
+    device: str | torch.device | None = None,
+    min_face_size: int = 40,
+    threshold: float | None = None,
+    **options: Any,
+) -> FaceDetector:
+    """A face detector by backend name; ``threshold`` None keeps the backend's default.
+    Unknown names raise KeyError listing the known ones."""
+    try:
+        factory, _ = DETECTORS[name]
+    except KeyError:
+        raise KeyError(f"unknown face detector {name!r}; known: {sorted(DETECTORS)}") from None
+    if threshold is not None:
+        options["threshold"] = threshold
+    return factory(device=device, min_face_size=min_face_size, **options)

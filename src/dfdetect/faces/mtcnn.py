@@ -1,0 +1,218 @@
+"""MTCNN face detection (Zhang et al. 2016) in torch: image pyramid -> PNet proposals ->
+RNet refinement -> ONet boxes and five landmarks. Same-size images run as one batch, on the
+GPU when present."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dfdetect.faces.face import Face
+from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
+from dfdetect.faces.nms import batched_nms
+
+STAGE_THRESHOLDS = (0.6, 0.7)  # PNet and RNet candidate thresholds of the method
+PYRAMID_FACTOR = 0.709  # each pyramid level halves the image area
+MAX_PROPOSALS = 3000  # per image at each scale, best PNet scores kept (bounds NMS memory)
+
+
+class MTCNNDetector:
+    """The MTCNN cascade with the facenet-pytorch 2.6.0 weights.
+
+    ``threshold`` applies to the final (ONet) score; ``min_face_size`` (pixels) sets the
+    smallest face the pyramid searches for and drops smaller results; ``batch_size`` bounds how
+    many same-size images run through the networks at once.
+    """
+
+    name = "mtcnn"
+
+    def __init__(
+        self,
+        *,
+        device: str | torch.device | None = None,
+        min_face_size: int = 40,
+        threshold: float = 0.9,
+        batch_size: int = 16,
+    ) -> None:
+        if min_face_size < 12:
+            raise ValueError(f"min_face_size must be >= 12 pixels, got {min_face_size}")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.min_face_size = int(min_face_size)
+        self.threshold = float(threshold)
+        self.batch_size = max(1, int(batch_size))
+        self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets())
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces per image (RGB uint8 H x W x 3), highest score first."""
+        results: list[list[Face]] = [[] for _ in images]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"image {i}: expected RGB uint8 (H, W, 3), got {image.shape}")
+            by_shape.setdefault(image.shape, []).append(i)
+        for members in by_shape.values():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                batch = np.stack([images[i] for i in chunk])
+                for i, faces in zip(chunk, self._detect_batch(batch), strict=True):
+                    results[i] = faces
+        return results
+
+    @torch.inference_mode()
+    def _detect_batch(self, batch: np.ndarray) -> list[list[Face]]:
+        imgs = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
+        n, _, height, width = imgs.shape
+        boxes, groups = self._propose(imgs)
+        halvings = [imgs]  # the frames average-pooled 2x, 4x, ... for cropping candidates
+        boxes, groups = self._refine(halvings, boxes, groups)
+        boxes, scores, landmarks, groups = self._output(halvings, boxes, groups)
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+        sides = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep = sides >= self.min_face_size
+        boxes, scores, landmarks, groups = boxes[keep], scores[keep], landmarks[keep], groups[keep]
+        results: list[list[Face]] = [[] for _ in range(n)]
+        for box, score, points, group in zip(
+            boxes.cpu().numpy(),
+            scores.cpu().numpy(),
+            landmarks.cpu().numpy(),
+            groups.tolist(),
+            strict=True,
+        ):
+            results[group].append(Face(box.astype(np.float32), float(score), points))
+        for faces in results:
+            faces.sort(key=lambda face: -face.score)
+        return results
+
+    def _scales(self, height: int, width: int) -> list[float]:
+        scale = 12.0 / self.min_face_size
+        scales = []
+        while min(height, width) * scale >= 12:
+            scales.append(scale)
+            scale *= PYRAMID_FACTOR
+        return scales
+
+    def _propose(self, imgs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """PNet over the pyramid: square candidate boxes (M, 4) and their image index (M,)."""
+        height, width = imgs.shape[2:]
+        all_boxes, all_scores, all_groups = [], [], []
+        level = imgs
+        for scale in self._scales(height, width):
+            size = (math.ceil(height * scale), math.ceil(width * scale))
+            level = F.interpolate(level, size=size, mode="area")  # each level from the last
+            prob, offsets = self.pnet(_normalise(level))
+            group, row, col = torch.nonzero(prob > STAGE_THRESHOLDS[0], as_tuple=True)
+            scores = prob[group, row, col]
+            if scores.numel() > MAX_PROPOSALS * imgs.shape[0]:
+                top = scores.topk(MAX_PROPOSALS * imgs.shape[0]).indices
+                group, row, col, scores = group[top], row[top], col[top], scores[top]
+            cells = torch.stack([col, row, col, row], dim=1).float() * 2
+            cells[:, 2:] += 12
+            boxes = cells / scale
+            boxes = _regress(boxes, offsets[group, :, row, col])
+            keep = batched_nms(cells / scale, scores, group, 0.5)
+            all_boxes.append(boxes[keep])
+            all_scores.append(scores[keep])
+            all_groups.append(group[keep])
+        if not all_boxes:
+            empty = imgs.new_zeros((0, 4))
+            return empty, torch.zeros(0, dtype=torch.long, device=imgs.device)
+        boxes, scores, groups = torch.cat(all_boxes), torch.cat(all_scores), torch.cat(all_groups)
+        keep = batched_nms(boxes, scores, groups, 0.7)
+        return _square(boxes[keep]), groups[keep]
+
+    def _refine(
+        self, halvings: list[torch.Tensor], boxes: torch.Tensor, groups: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """RNet on 24x24 crops: rejects candidates, regresses and re-squares the rest."""
+        if boxes.shape[0] == 0:
+            return boxes, groups
+        prob, offsets = self.rnet(_normalise(crop_boxes(halvings, boxes, groups, 24)))
+        keep = prob > STAGE_THRESHOLDS[1]
+        boxes, prob, offsets, groups = boxes[keep], prob[keep], offsets[keep], groups[keep]
+        keep = batched_nms(boxes, prob, groups, 0.7)
+        return _square(_regress(boxes[keep], offsets[keep])), groups[keep]
+
+    def _output(
+        self, halvings: list[torch.Tensor], boxes: torch.Tensor, groups: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ONet on 48x48 crops: final scores, boxes and (M, 5, 2) landmarks."""
+        if boxes.shape[0] == 0:
+            return boxes, boxes.new_zeros(0), boxes.new_zeros((0, 5, 2)), groups
+        prob, offsets, points = self.onet(_normalise(crop_boxes(halvings, boxes, groups, 48)))
+        keep = prob >= self.threshold
+        boxes, prob, offsets, points = boxes[keep], prob[keep], offsets[keep], points[keep]
+        groups = groups[keep]
+        size = (boxes[:, 2:] - boxes[:, :2])[:, None, :]
+        landmarks = boxes[:, None, :2] + torch.stack([points[:, :5], points[:, 5:]], dim=2) * size
+        boxes = _regress(boxes, offsets)
+        keep = batched_nms(boxes, prob, groups, 0.7, mode="min")
+        return boxes[keep], prob[keep], landmarks[keep], groups[keep]
+
+
+def _normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """Network input: centred, scaled, channels-last (3x faster pooling on CPU)."""
+    return ((pixels - 127.5) * (1.0 / 128.0)).contiguous(memory_format=torch.channels_last)
+
+
+def _regress(boxes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Move each box edge by its offset times the box width (x) or height (y)."""
+    size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    return boxes + offsets * size
+
+
+def _square(boxes: torch.Tensor) -> torch.Tensor:
+    """Grow each box to a square about its centre."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]).max(dim=1, keepdim=True).values / 2
+    return torch.cat([centre - half, centre + half], dim=1)
+
+
+def crop_boxes(
+    halvings: list[torch.Tensor], boxes: torch.Tensor, groups: torch.Tensor, size: int
+) -> torch.Tensor:
+    """Resample each box of its image to ``size`` x ``size`` (zeros outside the image).
+
+    ``halvings`` starts as ``[images]`` and is extended in place with 2x average-pooled
+    levels; each box is read from the level at most twice its output size, so bilinear
+    sampling does not alias. One ``grid_sample`` call per image and level.
+    """
+    imgs = halvings[0]
+    out = imgs.new_zeros((boxes.shape[0], imgs.shape[1], size, size))
+    if boxes.shape[0] == 0:
+        return out
+    sides = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values.clamp(min=1)
+    levels = torch.clamp(torch.floor(torch.log2(sides / (2 * size))), min=0).long()
+    steps = (torch.arange(size, device=imgs.device, dtype=imgs.dtype) + 0.5) / size
+    for level in range(int(levels.max()) + 1):
+        while len(halvings) <= level:
+            halvings.append(F.avg_pool2d(halvings[-1], 2, ceil_mode=True))
+        level_imgs = halvings[level]
+        height, width = level_imgs.shape[2:]
+        for group in torch.unique(groups[levels == level]).tolist():
+            members = torch.nonzero((levels == level) & (groups == group)).squeeze(1)
+            b = boxes[members] / (2**level)
+            xs = b[:, 0:1] + steps[None] * (b[:, 2:3] - b[:, 0:1])  # (M, size)
+            ys = b[:, 1:2] + steps[None] * (b[:, 3:4] - b[:, 1:2])
+            grid = torch.stack(
+                [
+                    (2 * xs[:, None, :] / width - 1).expand(-1, size, -1),
+                    (2 * ys[:, :, None] / height - 1).expand(-1, -1, size),
+                ],
+                dim=-1,
+            )  # (M, size, size, 2)
+            sampled = F.grid_sample(
+                level_imgs[group : group + 1],
+                grid.reshape(1, -1, size, 2),
+                mode="bilinear",
+                padding_mode="zeros",
+                align_corners=False,
+            )
+            out[members] = sampled.reshape(imgs.shape[1], -1, size, size).transpose(0, 1)
+    return out

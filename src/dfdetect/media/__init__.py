@@ -1,0 +1,17 @@
+"""Reading media: still images, videos with exact frame access, and frame sampling."""
+
+from __future__ import annotations
+
+from dfdetect.media.image import load_image
+from dfdetect.media.sampling import SAMPLING_MODES, sample_frame_indices
+from dfdetect.media.sniff import MEDIA_EXTENSIONS, sniff_media_kind
+from dfdetect.media.video import VideoReader
+
+__all__ = [
+    "MEDIA_EXTENSIONS",
+    "SAMPLING_MODES",
+    "VideoReader",
+    "load_image",
+    "sample_frame_indices",
+    "sniff_media_kind",
+]

@@ -1,0 +1,97 @@
+"""Telling images from videos by their bytes, not their file names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from dfdetect.errors import MediaError
+
+MediaKind = Literal["image", "video"]
+
+# Extensions used only to pick files out of folders; the kind itself is sniffed from content.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".jfif", ".avif"}
+)
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+)
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+
+_IMAGE_MAGIC = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",  # TIFF little-endian
+    b"MM\x00*",  # TIFF big-endian
+)
+_VIDEO_MAGIC = (
+    b"\x1a\x45\xdf\xa3",  # Matroska / WebM
+    b"FLV",
+    b"\x00\x00\x01\xba",  # MPEG program stream
+    b"\x00\x00\x01\xb3",  # MPEG-1/2 video elementary stream
+    b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
+)
+_IMAGE_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"})
+
+
+def sniff_media_kind(path: str | Path) -> MediaKind:
+    """``"image"`` or ``"video"``, judged from the file's first bytes.
+
+    Raises :class:`MediaError` with reason ``missing``, ``zero_byte`` or ``not_media``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "missing", "no such file")
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise MediaError(path, "zero_byte", "the file is empty")
+    kind = sniff_bytes(head)
+    if kind is None:
+        raise MediaError(path, "not_media", f"unrecognised content starting {head[:8]!r}")
+    return kind
+
+
+def sniff_bytes(head: bytes) -> MediaKind | None:
+    """The media kind of a file starting with ``head`` (>= 16 bytes helps), or None."""
+    if head.startswith(_IMAGE_MAGIC):
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    if head[4:8] == b"ftyp":  # ISO base media: MP4, MOV, 3GP, or HEIF/AVIF stills
+        return "image" if head[8:12] in _IMAGE_BRANDS else "video"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):  # QuickTime without ftyp
+        return "video"
+    if head.startswith(_VIDEO_MAGIC):
+        return "video"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:  # MPEG transport stream
+        return "video"
+    return None
+
+
+def iso_media_truncated(path: str | Path) -> bool:
+    """True when an ISO base media file (MP4, MOV) ends inside one of its top-level boxes,
+    the mark of an interrupted download or recording. False for other formats."""
+    path = Path(path)
+    size = path.stat().st_size
+    offset = 0
+    with path.open("rb") as fh:
+        while offset + 8 <= size:
+            fh.seek(offset)
+            header = fh.read(16)
+            box_size = int.from_bytes(header[:4], "big")
+            if offset == 0 and header[4:8] != b"ftyp":
+                return False
+            if box_size == 1 and len(header) >= 16:  # 64-bit size follows the type
+                box_size = int.from_bytes(header[8:16], "big")
+            elif box_size == 0:  # the box runs to the end of the file
+                return False
+            if box_size < 8:
+                return False
+            offset += box_size
+    return offset > size
