@@ -1,0 +1,71 @@
+"""Dataset adapters by name: ``create_dataset("ff++", root, split="train")``."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from dfdetect.data.adapters.base import DatasetAdapter, RawVideo, VideoInfo
+from dfdetect.data.adapters.celebdf import CelebDF, CelebDFv1
+from dfdetect.data.adapters.deepfakebench import DeepfakeBenchJSON
+from dfdetect.data.adapters.dfdc import DFDC, DFDCPreview
+from dfdetect.data.adapters.faceforensics import DeepFakeDetection, FaceForensics
+from dfdetect.data.adapters.folder import FolderDataset
+from dfdetect.data.adapters.wild import DF40, FFIW, UADFV, WildDeepfake
+from dfdetect.data.samples import DatasetError
+
+ADAPTERS: dict[str, type[DatasetAdapter]] = {
+    cls.name: cls
+    for cls in (
+        FaceForensics,
+        DeepFakeDetection,
+        CelebDF,
+        CelebDFv1,
+        DFDC,
+        DFDCPreview,
+        FFIW,
+        UADFV,
+        WildDeepfake,
+        DF40,
+        FolderDataset,
+        DeepfakeBenchJSON,
+    )
+}
+ALIASES = {
+    "ff": "ff++",
+    "faceforensics++": "ff++",
+    "faceforensics": "ff++",
+    "celeb-df-v2": "cdfv2",
+    "celebdfv2": "cdfv2",
+    "celeb-df-v1": "cdfv1",
+    "celebdfv1": "cdfv1",
+    "dfdc-preview": "dfdcp",
+    "wilddeepfake": "wdf",
+    "ffiw10k": "ffiw",
+    "dfb": "deepfakebench",
+    "generic": "folder",
+}
+
+
+def dataset_names() -> list[str]:
+    """Registered adapter names."""
+    return sorted(ADAPTERS)
+
+
+def create_dataset(name: str, root: str | Path, **options) -> DatasetAdapter:
+    """The adapter registered as ``name`` (case-insensitive; aliases accepted) for ``root``.
+
+    ``options`` are the adapter's keyword arguments (``split``, ``name``, ``labels``...).
+    """
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in ADAPTERS:
+        raise DatasetError(f"unknown dataset {name!r} (known: {', '.join(dataset_names())})")
+    cls = ADAPTERS[key]
+    try:
+        inspect.signature(cls).bind(root, **options)
+    except TypeError as exc:  # an option this adapter does not take
+        raise DatasetError(f"dataset {name!r}: {exc}") from exc
+    return cls(root, **options)
+
+
+__all__ = ["ADAPTERS", "DatasetAdapter", "RawVideo", "VideoInfo", "create_dataset", "dataset_names"]

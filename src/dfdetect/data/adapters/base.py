@@ -1,0 +1,124 @@
+"""What every dataset adapter shares: walking a crop tree and resolving real/fake pairs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dfdetect.data.samples import REAL, DatasetError, FrameSample, list_frames
+
+SPLITS = ("train", "val", "test")
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What an adapter knows about one video: label, split, identity and its real source video."""
+
+    label: int
+    split: str | None = None
+    identity: str | None = None
+    pair: str | None = None  # video name of the real video this fake was made from
+
+
+@dataclass(frozen=True)
+class RawVideo:
+    """One video file of a raw dataset, with the source/video names its crops are written under."""
+
+    source: str
+    video: str
+    path: Path
+
+
+class DatasetAdapter(ABC):
+    """Turns one dataset (raw videos or an extracted crop tree) into labelled, grouped samples.
+
+    A crop tree is ``root/<source>/<video>/<frame>.png`` (what ``dfdetect extract`` writes under
+    ``<out>/<dataset>``). Labels come from :meth:`describe`, an explicit mapping per dataset.
+    """
+
+    name: str = ""  # registry name
+    display: str = ""  # dataset name recorded in samples and tables
+
+    def __init__(self, root: str | Path, *, split: str | None = None, name: str | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root}: dataset folder does not exist")
+        if split not in (None, "all", *SPLITS):
+            raise DatasetError(f"unknown split {split!r} (known: all, {', '.join(SPLITS)})")
+        self.split = None if split == "all" else split
+        self.dataset = name or self.display
+
+    @abstractmethod
+    def describe(self, source: str, video: str) -> VideoInfo:
+        """Label and grouping of one video; raises DatasetError for unknown sources or videos."""
+
+    def is_raw(self) -> bool:
+        """True when ``root`` holds the raw videos rather than extracted crops."""
+        return any(
+            p.suffix.lower() in VIDEO_SUFFIXES for d in self._source_dirs() for p in d.iterdir()
+        )
+
+    def raw_videos(self) -> list[RawVideo]:
+        """The raw video files, named as their crops will be (default: ``root/<source>/*.mp4``)."""
+        return [
+            RawVideo(d.name, p.stem, p)
+            for d in self._source_dirs()
+            for p in sorted(d.iterdir())
+            if p.suffix.lower() in VIDEO_SUFFIXES
+        ]
+
+    def samples(self) -> list[FrameSample]:
+        """Every crop of the requested split, in a stable order; raises on unknown folders."""
+        if self.is_raw():
+            raise DatasetError(
+                f"{self.root} holds raw videos: extract face crops first with "
+                f"python -m dfdetect.data.prepare {self.name} {self.root} --out DIR "
+                f"(it runs dfdetect extract), then use DIR/{self.dataset}"
+            )
+        found = list(self._walk())
+        if not found:
+            raise DatasetError(f"{self.root}: no face crops found (<source>/<video>/<frame>.png)")
+        kept = [s for s in found if self.split is None or s.split == self.split]
+        if not kept:
+            raise DatasetError(f"{self.root}: no videos in split {self.split!r}")
+        real_keys: dict[str, set[str]] = {}
+        for s in kept:
+            if s.label == REAL:
+                real_keys.setdefault(s.video, set()).add(s.video_key)
+        out = []
+        for s in kept:
+            keys = real_keys.get(s.pair, set()) if s.pair else set()
+            pair = next(iter(keys)) if len(keys) == 1 else None
+            out.append(replace(s, pair=pair))
+        return out
+
+    def _source_dirs(self) -> list[Path]:
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def _walk(self) -> Iterator[FrameSample]:
+        for source_dir in self._source_dirs():
+            for video_dir in sorted(p for p in source_dir.iterdir() if p.is_dir()):
+                info = self.describe(source_dir.name, video_dir.name)
+                for frame in list_frames(video_dir):
+                    yield FrameSample(
+                        dataset=self.dataset,
+                        source=source_dir.name,
+                        video=video_dir.name,
+                        frame=frame.stem,
+                        label=info.label,
+                        path=frame,
+                        split=info.split,
+                        identity=info.identity,
+                        pair=info.pair,
+                    )
+
+
+def unknown_source(adapter: DatasetAdapter, source: str, known: Iterable[str]) -> DatasetError:
+    """The error for a source folder the dataset's mapping does not name."""
+    return DatasetError(
+        f"{adapter.root / source}: unknown source folder {source!r} for {adapter.dataset} "
+        f"(known: {', '.join(sorted(known))})"
+    )

@@ -1,0 +1,82 @@
+"""Raw dataset -> crop tree, through the extraction pipeline of ``dfdetect extract``.
+
+``python -m dfdetect.data.prepare ff++ /raw/FaceForensics++ --out /data/crops`` extracts every
+video the adapter lists, named ``<out>/<dataset>/<source>/<video>`` so that the same adapter
+then reads the crops (``create_dataset("ff++", "/data/crops/FF++")``). FF++/DFD fakes use the
+shipped manipulation masks to pick the manipulated face when they are present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from itertools import groupby
+from pathlib import Path
+
+from dfdetect.data.adapters import DatasetAdapter, create_dataset
+from dfdetect.data.samples import DatasetError
+
+
+def mask_folder(adapter: DatasetAdapter, source: str) -> Path | None:
+    """FF++/DFD ship mask videos per manipulation method; None elsewhere or when absent."""
+    folder = adapter.root / "manipulated_sequences" / source / "masks" / "videos"
+    return folder if folder.is_dir() else None
+
+
+def extract_raw(adapter: DatasetAdapter, options) -> tuple[Path, list]:
+    """Extract ``adapter``'s raw videos with ``options`` (an ``ExtractOptions`` whose dataset
+    and source are set per group here); returns the crop root and the extraction failures."""
+    from dfdetect.extract.pipeline import run_extraction
+
+    if not adapter.is_raw():
+        raise DatasetError(f"{adapter.root}: no raw videos found for {adapter.dataset}")
+    failures = []
+    for source, group in groupby(adapter.raw_videos(), key=lambda v: v.source):
+        masks = mask_folder(adapter, source)
+        group_options = replace(
+            options,
+            dataset=adapter.dataset,
+            source=source,
+            mask_dir=masks,
+            face="mask" if masks else options.face,
+        )
+        failures += run_extraction([v.path for v in group], group_options).failures
+    return options.out / adapter.dataset, failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dfdetect.data.prepare NAME RAW_ROOT --out DIR [extraction options]``."""
+    from dfdetect.extract.options import ExtractOptions
+
+    parser = argparse.ArgumentParser(prog="python -m dfdetect.data.prepare", description=__doc__)
+    parser.add_argument("dataset", help="adapter name (ff++, dfd, cdfv2, dfdc, ...)")
+    parser.add_argument("root", type=Path, help="the raw dataset folder")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--sampling", default="max-spread", choices=("even", "max-spread"))
+    parser.add_argument("--preset", default="gend", choices=("gend", "arcface"))
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    try:
+        adapter = create_dataset(args.dataset, args.root)
+        options = ExtractOptions(
+            out=args.out,
+            frames=args.frames,
+            sampling=args.sampling,
+            preset=args.preset,
+            workers=args.workers,
+            device=args.device,
+        )
+        crops, failures = extract_raw(adapter, options)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"crops: {crops} ({len(failures)} videos failed; see the failure reports in {args.out})")
+    print(f"use it as: --data {adapter.name}={crops}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""Evaluation: metrics equal to scikit-learn's, bootstrap intervals over videos, calibration,
+cross-dataset tables and plots. Importing this package imports neither torch nor pandas."""

@@ -1,0 +1,265 @@
+"""The training loop: LayerNorm tuning of a detector with plain PyTorch (DDP under torchrun)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from dfdetect.data.augment import AugmentConfig
+from dfdetect.data.dataset import Batch, Collate, FrameDataset
+from dfdetect.data.provenance import recorded_preset
+from dfdetect.data.samples import DatasetError
+from dfdetect.data.sampling import EpochSampler
+from dfdetect.data.specs import expand_root, load_entries
+from dfdetect.evaluate.progress import progress_bar
+from dfdetect.evaluate.scoring import autocast_for
+from dfdetect.train import distributed
+from dfdetect.train.checkpoints import has_state, load_checkpoint, save_checkpoint
+from dfdetect.train.config import ConfigError, dump_config, load_yaml
+from dfdetect.train.logs import RunLogger
+from dfdetect.train.losses import DetectorLoss
+from dfdetect.train.model import TrainModule, build_detector
+from dfdetect.train.optim import build_optimizer
+from dfdetect.train.validation import validate
+
+
+class Trainer:
+    """One training run into ``config["run"]["out"]``; :meth:`fit` returns the run folder."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.out = Path(config["run"]["out"])
+        self.info, self.device = distributed.setup(config["run"]["device"])
+        torch.manual_seed(config["seed"])
+        data, optim = config["data"], config["optim"]
+        for entry in (*data["train"], *data["val"]):  # the run folder records real paths
+            entry["root"] = str(expand_root(entry["root"]))
+        self.train_samples = load_entries(
+            data["train"], data["frames_per_video"], data["frame_sampling"]
+        )
+        recorded = recorded_preset(self.train_samples)
+        self.detector = build_detector(config["model"], self.device, recorded)
+        self.val_samples = load_entries(
+            data["val"], data["val_frames_per_video"], data["frame_sampling"]
+        )
+        world = self.info.world_size
+        if optim["batch_size"] % (world * optim["accumulate"]):
+            raise ConfigError(
+                f"optim.batch_size {optim['batch_size']} is not divisible by "
+                f"{world} processes x accumulate {optim['accumulate']}"
+            )
+        self.micro = optim["batch_size"] // (world * optim["accumulate"])
+        self.sampler = EpochSampler(
+            self.train_samples,
+            seed=config["seed"],
+            pair_fakes=data["pair_fakes"],
+            balance=data["balance"],
+            rank=self.info.rank,
+            world_size=world,
+        )
+        self.dataset = FrameDataset(
+            self.train_samples, AugmentConfig.from_dict(data["augment"]), config["seed"]
+        )
+        self.steps_per_epoch = len(self.sampler) // (self.micro * optim["accumulate"])
+        if self.steps_per_epoch == 0:
+            raise DatasetError(
+                f"{len(self.train_samples)} training frames make no full batch of "
+                f"{optim['batch_size']}: lower optim.batch_size"
+            )
+        self.total_steps = optim["max_steps"] or optim["epochs"] * self.steps_per_epoch
+        self.optimizer, self.scheduler = build_optimizer(
+            self.detector, optim, self.total_steps, self.steps_per_epoch
+        )
+        lc = config["loss"]
+        self.criterion = DetectorLoss(
+            lc["ce"], lc["alignment"], lc["uniformity"], lc["alignment_alpha"], lc["uniformity_t"]
+        )
+        module = TrainModule(self.detector, lc["slerp"])
+        self.model = (
+            DistributedDataParallel(
+                module, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
+            if self.info.enabled
+            else module
+        )
+        self.step, self.best, self.failures = 0, -math.inf, set()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "best": self.best,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+
+    def _resume(self) -> None:
+        last = self.out / "checkpoints" / "last"
+        if not (self.config["run"]["resume"] and has_state(last)):
+            return
+        path = self.out / "config.yaml"
+        previous = (load_yaml(path.read_text()) if path.is_file() else None) or {}
+        for section in ("model", "data", "seed"):
+            if previous.get(section) != self.config[section]:
+                raise ConfigError(
+                    f"{self.out}: cannot resume, {section!r} differs from the run's config.yaml "
+                    "(use another run.out or run.resume=false)"
+                )
+        state = load_checkpoint(self.detector, last)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.best = int(state["step"]), float(state["best"])
+
+    def _save(self, name: str, info: dict | None = None) -> None:
+        if self.info.is_main:
+            state = self._state() if name == "last" else None
+            save_checkpoint(self.detector, self.out / "checkpoints" / name, state, info)
+
+    # -- loop ----------------------------------------------------------------------------------
+
+    def _loader(self, epoch: int, skip: int) -> DataLoader:
+        self.sampler.set_epoch(epoch, skip=skip)
+        self.dataset.set_epoch(epoch)
+        return DataLoader(
+            self.dataset,
+            batch_size=self.micro,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=self.config["data"]["num_workers"],
+            collate_fn=Collate(self.train_samples),
+        )
+
+    def _micro_step(self, batch: Batch, sync: bool) -> dict[str, float]:
+        if not len(batch):
+            raise DatasetError(f"every crop of a batch failed to load: {batch.failures[:3]}")
+        self.failures.update(batch.failures)
+        generator = torch.Generator(self.device).manual_seed(
+            self.config["seed"] * 1_000_003 + self.step * 1009 + self.info.rank
+        )
+        pixels = self.detector.preprocess(batch.images)
+        labels = batch.labels.to(self.device)
+        context = (
+            contextlib.nullcontext() if sync or not self.info.enabled else self.model.no_sync()
+        )
+        with context:
+            with autocast_for(self.device, self.config["run"]["precision"]):
+                logits, features, all_labels = self.model(pixels, labels, generator)
+            terms = self.criterion(logits, features, all_labels)
+            (terms.total / self.config["optim"]["accumulate"]).backward()
+        return {
+            "loss": terms.total.item(),
+            "ce": terms.cross_entropy.item(),
+            "alignment": terms.alignment.item(),
+            "uniformity": terms.uniformity.item(),
+        }
+
+    def fit(self) -> Path:
+        """Train to the configured number of steps; returns the run folder."""
+        self._resume()
+        resumed = self.step
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(dump_config(self.config))
+            logger = RunLogger(self.out, resumed if resumed else None)
+        accumulate, run = self.config["optim"]["accumulate"], self.config["run"]
+        self.detector.train()
+        window: list[dict[str, float]] = []
+        started, images = time.perf_counter(), 0
+        with progress_bar(run["progress"] and self.info.is_main) as bar:
+            task = bar.add_task(
+                "training", total=self.total_steps, completed=self.step, unit="steps"
+            )
+            while self.step < self.total_steps:
+                epoch, done = divmod(self.step, self.steps_per_epoch)
+                micro_batches = iter(self._loader(epoch, done * self.micro * accumulate))
+                for _ in range(self.steps_per_epoch - done):
+                    parts = [
+                        self._micro_step(next(micro_batches), k == accumulate - 1)
+                        for k in range(accumulate)
+                    ]
+                    images += self.micro * accumulate * self.info.world_size
+                    if self.config["optim"]["grad_clip"]:
+                        nn.utils.clip_grad_norm_(
+                            self.detector.parameters(), self.config["optim"]["grad_clip"]
+                        )
+                    lr = self.scheduler.get_last_lr()[0]
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.scheduler.step()
+                    self.step += 1
+                    bar.advance(task)
+                    window.append({k: sum(p[k] for p in parts) / accumulate for k in parts[0]})
+                    if self.info.is_main and (
+                        self.step % run["log_every"] == 0 or self.step == self.total_steps
+                    ):
+                        elapsed = time.perf_counter() - started
+                        row = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                        logger.log_train(
+                            {
+                                "step": self.step,
+                                "epoch": epoch,
+                                "lr": lr,
+                                **row,
+                                "images_per_s": images / elapsed,
+                            }
+                        )
+                        window, started, images = [], time.perf_counter(), 0
+                    end_of_epoch = self.step % self.steps_per_epoch == 0
+                    finished = self.step == self.total_steps
+                    every = run["val_every_steps"]
+                    if end_of_epoch or finished or (every and self.step % every == 0):
+                        self._validate(epoch, logger if self.info.is_main else None)
+                    if end_of_epoch or finished or self.step % run["checkpoint_every"] == 0:
+                        self._save("last")
+                        distributed.barrier(self.info)
+                    if finished:
+                        break
+        trained = [p for p in self.detector.parameters() if p.requires_grad]
+        divergence = distributed.max_divergence(self.info, trained)
+        if self.info.is_main:
+            logger.close()
+            self._write_failures()
+            summary = {
+                "steps": self.step,
+                "resumed_from": resumed,
+                "world_size": self.info.world_size,
+                "best_video_map": self.best if math.isfinite(self.best) else None,
+                "rank_divergence": divergence,
+                "unreadable_crops": len(self.failures),
+            }
+            (self.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+        distributed.barrier(self.info)
+        return self.out
+
+    def _validate(self, epoch: int, logger: RunLogger | None) -> None:
+        if logger is not None and self.val_samples:
+            self.detector.eval()
+            mean_ap, rows = validate(
+                self.detector,
+                self.val_samples,
+                batch_size=self.config["run"]["val_batch_size"],
+                progress=False,
+            )
+            self.detector.train()
+            for row in rows:
+                logger.log_val({"step": self.step, "epoch": epoch, **row})
+            if mean_ap > self.best:
+                self.best = mean_ap
+                info = {"step": self.step, "epoch": epoch, "video_map": mean_ap, "datasets": rows}
+                self._save("best", info)
+        distributed.barrier(self.info)
+
+    def _write_failures(self) -> None:
+        if self.failures:
+            lines = ["path,reason", *(f'"{p}",{r}' for p, r in sorted(self.failures))]
+            (self.out / "failures.csv").write_text("\n".join(lines) + "\n")
