@@ -1,9 +1,10 @@
 """Videos/s and frames/s of a whole scan (decode, detect, align, classify) of 720p videos.
 
 Generates a folder of H.264 1280x720 videos holding one moving face (a shared sample crop
-pasted into textured frames), warms up on one, then times ``ScanPipeline.scan`` over all of
-them. ``--backbone tiny-random`` (default) or a backbone with random weights of the real
-shapes (``vit-l14``); the time spent inside face detection and the model is reported too.
+pasted into textured frames by ``dfdetect.media.synthetic``), warms up on one, then times
+``ScanPipeline.scan`` over all of them. ``--backbone tiny-random`` (default) or a backbone
+with random weights of the real shapes (``vit-l14``); the time spent inside face detection
+and the model is reported too.
 
     python benchmarks/bench_scan.py --videos 4 --frames 16
     python benchmarks/bench_scan.py --backbone vit-l14 --device cuda --videos 16 --frames 32
@@ -19,12 +20,12 @@ import time
 import warnings
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
 from dfdetect import Detector
 from dfdetect.faces import create_face_detector
+from dfdetect.media.synthetic import face_video
 from dfdetect.model.config import DetectorConfig
 from dfdetect.scan import ScanOptions, ScanPipeline
 
@@ -56,27 +57,22 @@ class Timed:
 
 
 def make_videos(folder: Path, face: np.ndarray, n_videos: int, n_frames: int) -> list[Path]:
-    """``n_videos`` H.264 720p clips at 25 fps, a 200 px face drifting across each."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for v in range(n_videos):
-        small = rng.integers(40, 220, size=(46, 81, 3), dtype=np.uint8)
-        bg = np.asarray(Image.fromarray(small).resize((1280, 720), Image.Resampling.BICUBIC))
-        crop = np.asarray(Image.fromarray(face).resize((200, 200)))
-        path = folder / f"clip{v:03d}.mp4"
-        with av.open(str(path), "w") as container:
-            stream = container.add_stream("libx264", rate=25, options={"preset": "veryfast"})
-            stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-            for t in range(n_frames):
-                frame = bg.copy()
-                x, y = 300 + 8 * t + 40 * v % 400, 200 + 2 * t
-                frame[y : y + 200, x : x + 200] = crop
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        paths.append(path)
-    return paths
+    """``n_videos`` H.264 720p clips at 25 fps, each a 200 px face drifting across its own
+    background, keyframes as far apart as x264 puts them by default (250 frames)."""
+    encoding = {"fps": 25.0, "gop": 250, "codec_options": {"preset": "veryfast"}}
+    return [
+        face_video(
+            folder / f"clip{v:03d}.mp4",
+            [face],
+            n_frames=n_frames,
+            size=(1280, 720),
+            face_width=200,
+            step=(8.0, 2.0),
+            seed=v,
+            **encoding,
+        )
+        for v in range(n_videos)
+    ]
 
 
 def build_detector(backbone: str, device: str | None, dtype: str | None) -> Detector:

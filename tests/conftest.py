@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: the shared sample faces and a real headless Chromium."""
+"""Fixtures shared by the whole suite: the shared sample faces, the tiny-random detector and a
+real headless Chromium."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def _quiet_tiny_random():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tiny-random.*")
         yield
+
+
+@pytest.fixture(scope="module")
+def tiny_detector():
+    """The tiny-random Detector on CPU, one per test module. Its warning is silenced here too:
+    module fixtures are built before the function-scoped filter above applies."""
+    from dfdetect import Detector
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tiny-random.*")
+        return Detector.from_pretrained("tiny-random", device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from dfdetect import Detector
 from dfdetect.explain import attribution, heatmaps, overlay, warp_to_frame
 from dfdetect.faces.align import align_face
 from dfdetect.faces.presets import get_preset
 
 PATCH = 16
-
-
-@pytest.fixture(scope="module")
-def detector():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*tiny-random.*")
-        return Detector.from_pretrained("tiny-random", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +25,22 @@ def _margins(detector, x: torch.Tensor) -> np.ndarray:
     return (logits[:, 1] - logits[:, 0]).numpy()
 
 
-def test_occluding_patches_changes_the_score_as_the_map_predicts(detector, crop):
+def test_occluding_patches_changes_the_score_as_the_map_predicts(tiny_detector, crop):
     """Gradient x input is the first-order change of the fake margin when a pixel is set to
     the normalisation mean: blanking each 16x16 patch must move the margin as the map's patch
     sum says (strongly correlated, and the signs of the extreme patches right)."""
-    amap = attribution(detector, [crop])[0]
-    x = detector.preprocess([crop])
+    amap = attribution(tiny_detector, [crop])[0]
+    x = tiny_detector.preprocess([crop])
     side = x.shape[-1]
     assert amap.shape == (side, side)
-    base = _margins(detector, x)[0]
+    base = _margins(tiny_detector, x)[0]
     n = side // PATCH
     predicted = -amap[: n * PATCH, : n * PATCH].reshape(n, PATCH, n, PATCH).sum(axis=(1, 3))
     occluded = x.repeat(n * n, 1, 1, 1)
     for k in range(n * n):
         i, j = divmod(k, n)
         occluded[k, :, i * PATCH : (i + 1) * PATCH, j * PATCH : (j + 1) * PATCH] = 0
-    actual = (_margins(detector, occluded) - base).reshape(n, n)
+    actual = (_margins(tiny_detector, occluded) - base).reshape(n, n)
     assert np.corrcoef(predicted.ravel(), actual.ravel())[0, 1] > 0.7
     most_fake = np.unravel_index(np.argmin(predicted), predicted.shape)
     most_real = np.unravel_index(np.argmax(predicted), predicted.shape)
@@ -70,11 +60,11 @@ class RegionProbe:
         return torch.stack([torch.zeros_like(fake), fake], dim=1)
 
 
-def test_heatmap_lights_the_region_that_drives_the_score(detector, crop):
+def test_heatmap_lights_the_region_that_drives_the_score(tiny_detector, crop):
     # a 200x300 crop: the model sees it resized to 224x336 and centre-cropped to columns
     # 56..280, so input rows 0..112, columns 0..112 are crop rows 0..100, columns 50..150
     wide = np.array(Image.fromarray(crop).resize((300, 200)))
-    maps = heatmaps(RegionProbe(detector), [wide, wide[:, ::-1]])
+    maps = heatmaps(RegionProbe(tiny_detector), [wide, wide[:, ::-1]])
     assert maps.shape == (2, 200, 300)
     assert maps.min() >= 0.0 and maps.max() <= 1.0
     heat = maps[0]

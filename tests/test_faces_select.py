@@ -1,11 +1,12 @@
-"""Face choice per frame: largest, all, or the face a manipulation mask points at."""
+"""Face choice per frame: largest, all, or the face a manipulation mask points at; and
+`crop_faces`, which detects, chooses and aligns."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dfdetect.faces import Face, select_faces
+from dfdetect.faces import Face, crop_faces, get_preset, select_faces
 from dfdetect.faces.select import mask_from_frame, mask_overlap
 
 
@@ -53,3 +54,55 @@ def test_boxes_partly_outside_the_mask_frame() -> None:
     mask = np.ones((10, 10), bool)
     assert mask_overlap(_face(-5, -5, 5, 5), mask) == 25
     assert mask_overlap(_face(20, 20, 30, 30), mask) == 0
+
+
+class _FixedDetector:
+    """Returns the same faces for every image."""
+
+    name, min_face_size, threshold = "fixed", 12, 0.5
+
+    def __init__(self, faces: list[Face]) -> None:
+        self.faces = faces
+
+    def detect(self, images):
+        return [list(self.faces) for _ in images]
+
+
+def _aligned_face(x1: float, y1: float, x2: float, y2: float) -> Face:
+    """A face whose landmarks sit where the preset wants them inside its box."""
+    landmarks = get_preset("gend").destination(x2 - x1) + np.float32([x1, y1])
+    return Face(np.array([x1, y1, x2, y2], np.float32), 0.99, landmarks.astype(np.float32))
+
+
+def test_crop_faces_min_size_max_faces_and_unaligned_faces() -> None:
+    preset = get_preset("gend", size=64)
+    small = _aligned_face(0, 0, 50, 50)
+    big = _aligned_face(100, 0, 200, 100)
+    tiny = _aligned_face(300, 300, 320, 320)
+    thin = _aligned_face(100, 400, 620, 425)  # the largest box, but only 25 px high
+    degenerate = Face(np.array([0, 200, 60, 260], np.float32), 0.9, np.full((5, 2), 10.0))
+    faces = [small, big, tiny, thin, degenerate]
+    detector = _FixedDetector(faces)
+    images = [np.zeros((480, 640, 3), np.uint8)] * 2
+
+    # defaults: every face in detection order, degenerate landmarks left out
+    (crops, _) = crop_faces(images, detector, preset, "all")
+    assert [c.face for c in crops] == [small, big, tiny, thin]
+    assert all(c.aligned.crop.shape == (64, 64, 3) and c.selected_by == "all" for c in crops)
+
+    unaligned: list[tuple[int, Face, str]] = []
+    found = crop_faces(
+        images, detector, preset, "all", min_size=30, max_faces=2,
+        on_unaligned=lambda i, face, exc: unaligned.append((i, face, str(exc))),
+    )  # fmt: skip
+    # tiny and thin are below 30 px; of the rest the two largest (big, then degenerate) are
+    # kept, and degenerate is reported instead of cropped
+    assert [[c.face for c in crops] for crops in found] == [[big], [big]]
+    assert [(i, face) for i, face, _ in unaligned] == [(0, degenerate), (1, degenerate)]
+    assert "degenerate" in unaligned[0][2]
+
+    # the size limit applies before choosing: the thin box is not "the largest face"
+    ((largest,),) = crop_faces(images[:1], detector, preset, "largest", min_size=30)
+    assert largest.face is big and largest.selected_by == "largest"
+    ((widest,),) = crop_faces(images[:1], detector, preset, "largest")
+    assert widest.face is thin

@@ -117,16 +117,9 @@ def test_truncated_mp4(videos, tmp_path: Path) -> None:
 
 
 def test_truncated_faststart_mp4_keeps_what_is_there(tmp_path: Path) -> None:
-    import av
-
-    path = tmp_path / "faststart.mp4"
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for i in range(100):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(coded_frame(i), format="rgb24")))
-        container.mux(stream.encode(None))
-    data = path.read_bytes()
+    frames = (coded_frame(i) for i in range(100))
+    options = {"movflags": "faststart"}  # the index (moov) first
+    data = write_video(tmp_path / "faststart.mp4", frames, container_options=options).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
     with VideoReader(tmp_path / "cut.mp4") as reader:
         assert reader.truncated

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dfdetect import Detector
 from dfdetect.faces import create_face_detector
+from dfdetect.media.synthetic import face_image, face_video
 from dfdetect.report import render_report, timeline_svg, write_report
 from dfdetect.report.timeline import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
 from dfdetect.scan import ScanOptions, ScanPipeline, encode_visuals
 from dfdetect.scan.results import FaceResult, FileResult
-from test_scan_media import face_image, face_video, load_crop
+from test_scan_media import load_crop
 from test_scan_pipeline import BrightnessPredictor
 
 FAKE_RGB, REAL_RGB = np.array([220, 38, 38]), np.array([22, 163, 74])
@@ -40,7 +39,7 @@ def test_timeline_points_sit_where_the_values_are():
 
 
 @pytest.fixture(scope="module")
-def scanned(tmp_path_factory, sample_faces):
+def scanned(tmp_path_factory, sample_faces, tiny_detector):
     """A video with a bright (fake) and a dark (real) face, an image, and a failed file."""
     tmp = tmp_path_factory.mktemp("report")
     real, fake = load_crop(sample_faces["real"][0]), load_crop(sample_faces["fake"][0])
@@ -52,13 +51,10 @@ def scanned(tmp_path_factory, sample_faces):
         tmp / "broken.mp4",
     ]
     paths[2].write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*tiny-random.*")
-        detector = Detector.from_pretrained("tiny-random", device="cpu")
-    predictor = BrightnessPredictor(detector.config, threshold=0.4)
+    predictor = BrightnessPredictor(tiny_detector.config, threshold=0.4)
     pipe = ScanPipeline(
         predictor, create_face_detector("mtcnn", device="cpu"),
-        ScanOptions(frames=6, explain=True), explainer=detector,
+        ScanOptions(frames=6, explain=True), explainer=tiny_detector,
     )  # fmt: skip
     results = [pipe.analyze_path(p) for p in paths]
     return [(r, encode_visuals(r.visuals)) for r in results]

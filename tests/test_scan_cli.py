@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from dfdetect.cli import scan as scan_cli
-from test_scan_media import face_image, face_video, load_crop
+from dfdetect.media.synthetic import face_image, face_video
+from test_scan_media import load_crop
 
 SCAN = [sys.executable, "-m", "dfdetect", "scan"]
 N_VIDEOS = 8

@@ -6,23 +6,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dfdetect import Detector
 from dfdetect.faces import create_face_detector
+from dfdetect.media.synthetic import background, face_image, face_video, paste_face
 from dfdetect.scan import ScanOptions, ScanPipeline
-from test_scan_media import background, face_image, face_video, load_crop, paste_face
-
-
-@pytest.fixture(scope="module")
-def detector():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*tiny-random.*")
-        return Detector.from_pretrained("tiny-random", device="cpu")
+from test_scan_media import load_crop
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +46,9 @@ class BrightnessPredictor:
         return np.array([c.mean() / 255 for c in crops], np.float32)
 
 
-def test_video_two_people_tracked_and_aggregated(tmp_path, detector, face_detector, crops):
+def test_video_two_people_tracked_and_aggregated(tmp_path, tiny_detector, face_detector, crops):
     path = face_video(tmp_path / "two.mp4", crops, n_frames=6, size=(400, 240), fps=10)
-    pipe = ScanPipeline(detector, face_detector, ScanOptions(frames=4))
+    pipe = ScanPipeline(tiny_detector, face_detector, ScanOptions(frames=4))
     result = pipe.analyze_path(path)
     assert result.status == "ok" and result.kind == "video"
     assert result.media["n_frames"] == 6 and result.media["width"] == 400
@@ -67,23 +60,23 @@ def test_video_two_people_tracked_and_aggregated(tmp_path, detector, face_detect
         mine = [f for f in result.faces if f.person == person.id]
         assert len(mine) == 4 and person.n_faces == 4
         assert person.prob == pytest.approx(np.mean([f.prob for f in mine]))
-        assert person.label == ("fake" if person.prob >= detector.threshold else "real")
+        assert person.label == ("fake" if person.prob >= tiny_detector.threshold else "real")
         centres = [(f.box[0] + f.box[2]) / 2 for f in mine]
         assert max(centres) - min(centres) < 30  # one person stays on one side
     assert result.prob == pytest.approx(max(p.prob for p in result.persons))
     # the scores are the model's own on the aligned crops, face by face
     crops_again = [f.crop for f in pipe.preparer.prepare_path(path).faces]
     np.testing.assert_allclose(
-        [f.prob for f in result.faces], detector.predict(crops_again), atol=1e-6
+        [f.prob for f in result.faces], tiny_detector.predict(crops_again), atol=1e-6
     )
     assert result.to_dict()["persons"][0]["n_faces"] == 4
 
 
-def test_each_face_gets_its_own_score(tmp_path, detector, face_detector, crops):
+def test_each_face_gets_its_own_score(tmp_path, tiny_detector, face_detector, crops):
     bright = np.clip(crops[0].astype(int) + 60, 0, 255).astype(np.uint8)
     dark = (crops[1] * 0.5).astype(np.uint8)
     path = face_video(tmp_path / "bd.mp4", [bright, dark], n_frames=4, size=(400, 240))
-    predictor = BrightnessPredictor(detector.config, threshold=0.4)
+    predictor = BrightnessPredictor(tiny_detector.config, threshold=0.4)
     result = ScanPipeline(predictor, face_detector, ScanOptions(frames=4)).analyze_path(path)
     by_person = {p.id: p for p in result.persons}
     left = [f for f in result.faces if f.box[0] < 200]
@@ -95,23 +88,62 @@ def test_each_face_gets_its_own_score(tmp_path, detector, face_detector, crops):
     assert result.label == "fake" and result.prob == pytest.approx(by_person[left[0].person].prob)
 
 
-def test_in_memory_image(detector, face_detector, crops):
+def test_in_memory_image(tiny_detector, face_detector, crops):
     frame = background(240, 320)
-    paste_face(frame, crops[1], (160, 120), 110)
-    pipe = ScanPipeline(detector, face_detector)
+    paste_face(frame, crops[1], scale=110 / 256, center=(160, 120))
+    pipe = ScanPipeline(tiny_detector, face_detector)
     result = pipe.analyze_image(frame, "upload.png")
     assert (result.path, result.kind, result.status) == ("upload.png", "image", "ok")
     assert len(result.faces) == 1 and result.faces[0].time_s is None
     box = result.faces[0].box
     assert 105 < (box[0] + box[2]) / 2 < 215 and 65 < (box[1] + box[3]) / 2 < 175
     prepared = pipe.preparer.prepare_image(frame, "upload.png")
-    assert result.prob == pytest.approx(float(detector.predict([prepared.faces[0].crop])[0]))
+    assert result.prob == pytest.approx(float(tiny_detector.predict([prepared.faces[0].crop])[0]))
     bad = pipe.analyze_image(frame[..., 0], "grey")
     assert bad.status == "error" and bad.error["reason"] == "bad_array"
 
 
+class CollapsedLandmarks:
+    """The real face detector, except that faces whose box starts right of ``x`` come back
+    with their landmarks collapsed to a point (no similarity fits them)."""
+
+    def __init__(self, inner, x: float) -> None:
+        self.inner, self.x = inner, x
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def detect(self, images):
+        collapsed = np.full((5, 2), 10.0, np.float32)
+        return [
+            [f if f.box[0] < self.x else replace(f, landmarks=collapsed) for f in faces]
+            for faces in self.inner.detect(images)
+        ]
+
+
+def test_face_size_and_count_limits_and_unalignable_faces(tiny_detector, face_detector, crops):
+    frame = background(240, 400)
+    paste_face(frame, crops[0], scale=150 / 256, center=(110, 120))  # a face box ~75 px wide
+    paste_face(frame, crops[1], scale=90 / 256, center=(300, 120))  # one ~45 px wide
+
+    def scan(faces=face_detector, **options):
+        pipe = ScanPipeline(tiny_detector, faces, ScanOptions(**options))
+        result = pipe.analyze_image(frame, "two.png")
+        return sorted("left" if f.box[0] < 200 else "right" for f in result.faces), result
+
+    assert scan()[0] == ["left", "right"]
+    assert scan(max_faces=1)[0] == ["left"]  # the largest
+    assert scan(min_face_size=60)[0] == ["left"]
+    sides, result = scan(CollapsedLandmarks(face_detector, 200))
+    assert sides == ["left"] and result.status == "ok"
+    assert [w["reason"] for w in result.warnings] == ["bad_landmarks"]
+    assert "degenerate" in result.warnings[0]["detail"]
+    sides, result = scan(CollapsedLandmarks(face_detector, 200), max_faces=1)
+    assert sides == ["left"] and result.warnings == []  # the right face was never chosen
+
+
 def test_bad_inputs_each_get_a_reason_and_the_scan_goes_on(
-    tmp_path, detector, face_detector, crops
+    tmp_path, tiny_detector, face_detector, crops
 ):
     good = face_image(tmp_path / "good.png", crops[0])
     (tmp_path / "empty.mp4").write_bytes(b"")
@@ -128,10 +160,8 @@ def test_bad_inputs_each_get_a_reason_and_the_scan_goes_on(
     names = ["good.png", "empty.mp4", "notes.txt", "truncated.mp4", "corrupt.png", "header.png"]
     names += ["big.mp4", "landscape.jpg"]
     opts = ScanOptions(frames=2, max_file_mb=0.25, workers=2)
-    results = {
-        os.path.basename(r.path): r
-        for r in ScanPipeline(detector, face_detector, opts).scan([tmp_path / n for n in names])
-    }
+    pipe = ScanPipeline(tiny_detector, face_detector, opts)
+    results = {os.path.basename(r.path): r for r in pipe.scan([tmp_path / n for n in names])}
     assert sorted(results) == sorted(names)
     reasons = {n: (r.status, (r.error or {}).get("reason")) for n, r in results.items()}
     assert reasons == {
@@ -148,18 +178,18 @@ def test_bad_inputs_each_get_a_reason_and_the_scan_goes_on(
     assert all(r.error["detail"] for r in results.values() if r.error)
 
 
-def test_unreadable_file(tmp_path, detector, face_detector, crops, monkeypatch):
+def test_unreadable_file(tmp_path, tiny_detector, face_detector, crops, monkeypatch):
     path = face_image(tmp_path / "locked.png", crops[0])
     path.chmod(0)
     if os.access(path, os.R_OK):  # running as root: make the permission check say no
         monkeypatch.setattr("dfdetect.scan.prepare.os.access", lambda *_: False)
-    result = ScanPipeline(detector, face_detector).analyze_path(path)
+    result = ScanPipeline(tiny_detector, face_detector).analyze_path(path)
     assert (result.status, result.error["reason"]) == ("error", "unreadable")
 
 
-def test_scan_batches_faces_across_files(tmp_path, detector, face_detector, crops):
+def test_scan_batches_faces_across_files(tmp_path, tiny_detector, face_detector, crops):
     paths = [face_image(tmp_path / f"{k}.png", crops[k % 2]) for k in range(5)]
-    predictor = BrightnessPredictor(detector.config)
+    predictor = BrightnessPredictor(tiny_detector.config)
     opts = ScanOptions(workers=2, batch_size=64, queue_size=8)
     results = list(ScanPipeline(predictor, face_detector, opts).scan(paths))
     assert sorted(r.path for r in results) == sorted(str(p) for p in paths)

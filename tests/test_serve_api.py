@@ -17,12 +17,12 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from dfdetect.media.synthetic import paste_face, write_video
 from dfdetect.serve.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -45,20 +45,11 @@ SERVER_ARGS = [
 def _paste_face(
     face: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]
 ) -> np.ndarray:
+    """A grey ``size`` (width, height) canvas with ``face`` filling the square ``box``."""
     canvas = np.full((size[1], size[0], 3), 128, np.uint8)
     x1, y1, x2, y2 = box
-    canvas[y1:y2, x1:x2] = np.asarray(Image.fromarray(face).resize((x2 - x1, y2 - y1)))
+    paste_face(canvas, face, scale=(x2 - x1) / face.shape[0], center=((x1 + x2) / 2, (y1 + y2) / 2))
     return canvas
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +64,7 @@ def media(sample_faces, tmp_path_factory) -> dict[str, Path]:
     }
     Image.fromarray(_paste_face(face, (480, 360), FACE_BOX)).save(files["face.png"])
     frames = [_paste_face(face, (320, 240), (80 + 2 * i, 40, 240 + 2 * i, 200)) for i in range(10)]
-    _write_video(files["clip.mp4"], frames)
+    write_video(files["clip.mp4"], frames, fps=10)
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 40, (120, 160, 3), dtype=np.uint8)).save(files["noise.png"])
     files["notes.jpg"].write_text("just some text, not a picture\n")

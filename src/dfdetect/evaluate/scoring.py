@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from dfdetect.data.dataset import Collate, FrameDataset
 from dfdetect.data.samples import FrameSample
-from dfdetect.evaluate.progress import progress_bar
+from dfdetect.progress import progress_bar
 
 
 @dataclass
@@ -61,7 +61,7 @@ def score_samples(
     was_training = detector.training
     detector.eval()
     try:
-        with progress_bar(progress) as bar, torch.inference_mode():
+        with progress_bar(enabled=progress) as bar, torch.inference_mode():
             task = bar.add_task(description, total=len(samples), unit="faces")
             for batch in loader:
                 failures += batch.failures

@@ -12,14 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from dfdetect.extract.jobs import ExtractJob, plan_jobs
 from dfdetect.extract.manifest import rebuild_manifest
@@ -28,6 +20,7 @@ from dfdetect.extract.report import Failure, write_failure_report
 from dfdetect.extract.worker import JobResult, run_job
 from dfdetect.faces.detectors import create_face_detector
 from dfdetect.faces.face import FaceDetector
+from dfdetect.progress import progress_bar
 
 
 @dataclass
@@ -84,21 +77,13 @@ def run_extraction(
     options.out.mkdir(parents=True, exist_ok=True)
     jobs, failures = plan_jobs(inputs, options)
     summary = ExtractSummary(failed=len(failures), failures=list(failures))
-    columns = (
-        TextColumn("[bold]extract"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[crops]} crops  {task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("extract", total=len(jobs), crops=0, rate="")
+    with progress_bar(
+        "files  {task.fields[crops]} crops", counter="frames", console=console
+    ) as progress:
+        task = progress.add_task("extract", total=len(jobs), crops=0, frames=0)
         for result in _results(jobs, options):
             _account(summary, result)
-            elapsed = progress.tasks[task].elapsed or 0.0
-            rate = f"{summary.frames / elapsed:.1f} frames/s" if elapsed > 0 else ""
-            progress.update(task, advance=1, crops=summary.crops, rate=rate)
+            progress.update(task, advance=1, crops=summary.crops, frames=summary.frames)
     summary.manifest, summary.manifest_rows = rebuild_manifest(options.out)
     summary.failure_csv, summary.failure_json = write_failure_report(options.out, summary.failures)
     return summary

@@ -3,7 +3,7 @@ share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +29,19 @@ def crop_faces(
     preset: CropPreset,
     choice: FaceChoice = "largest",
     masks: Sequence[np.ndarray | None] | None = None,
+    *,
+    min_size: float = 0.0,
+    max_faces: int | None = None,
+    on_unaligned: Callable[[int, Face, ValueError], None] | None = None,
 ) -> list[list[FaceCrop]]:
     """For each RGB uint8 image, the aligned crops of the chosen faces (empty: no face).
 
     ``masks`` (boolean (H, W) per image, or None) is used with ``choice="mask"``; a frame
-    without a mask falls back to the largest face (``selected_by`` says so). Faces whose
-    landmarks are degenerate (no similarity fits them) are left out.
+    without a mask falls back to the largest face (``selected_by`` says so). Faces whose box
+    is narrower or lower than ``min_size`` pixels are ignored before choosing; ``max_faces``
+    keeps the largest that many of the chosen faces, largest first. Faces whose landmarks
+    are degenerate (no similarity fits them) are left out, each passed to ``on_unaligned``
+    (image index, face, the error) when given.
     """
     if masks is not None and len(masks) != len(images):
         raise ValueError(f"{len(masks)} masks for {len(images)} images")
@@ -42,12 +49,17 @@ def crop_faces(
     for i, (image, faces) in enumerate(zip(images, detector.detect(images), strict=True)):
         mask = masks[i] if masks is not None else None
         effective = "largest" if choice == "mask" and mask is None else choice
+        if min_size > 0:
+            faces = [face for face in faces if min(face.width, face.height) >= min_size]
         chosen, selected_by = select_faces(faces, effective, mask)
+        if max_faces is not None:
+            chosen = sorted(chosen, key=lambda face: -face.area)[:max_faces]
         crops = []
         for face in chosen:
             try:
                 crops.append(FaceCrop(face, align_face(image, face.landmarks, preset), selected_by))
-            except ValueError:
-                continue
+            except ValueError as exc:
+                if on_unaligned is not None:
+                    on_unaligned(i, face, exc)
         results.append(crops)
     return results

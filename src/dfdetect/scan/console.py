@@ -7,47 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from dfdetect.progress import progress_bar
 from dfdetect.scan.results import FileResult
 
 STYLES = {"fake": "bold red", "real": "bold green"}
 
 
-class FramesPerSecond(ProgressColumn):
-    """Frames scanned per second, from the task's ``frames`` field."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        frames = task.fields.get("frames", 0)
-        rate = frames / elapsed if elapsed > 0 else 0.0
-        return Text(f"{frames} frames, {rate:.1f} frames/s", style="cyan")
-
-
 def scan_progress(console: Console) -> Progress:
-    """Progress bar over files with counts, frames/s, elapsed and remaining time."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        FramesPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+    """Progress bar over files with counts, frames and frames/s, elapsed and remaining time
+    (tasks keep the frames scanned so far in their ``frames`` field)."""
+    return progress_bar("files", counter="frames", console=console)
 
 
 def display_path(path: str) -> str:

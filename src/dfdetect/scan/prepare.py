@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from dfdetect.errors import MediaError
-from dfdetect.faces import CropPreset, align_face
+from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
 from dfdetect.scan.options import ScanOptions
 
@@ -133,31 +133,36 @@ class FacePreparer:
     def _add_frames(
         self, prepared: Prepared, batch: list[tuple[int, float | None, np.ndarray]]
     ) -> None:
-        """Detect faces in a batch of frames, align the largest ``max_faces`` of each."""
+        """Detect faces in a batch of frames, align the largest ``max_faces`` of each that are at
+        least ``min_face_size`` pixels (faces with unusable landmarks become warnings)."""
         opts = self.options
         if prepared.kind == "image":
             height, width = batch[0][2].shape[:2]
             prepared.media = {"width": width, "height": height}
-        detections = self.face_detector.detect([frame for _, _, frame in batch])
-        for (index, time_s, frame), faces in zip(batch, detections, strict=True):
+
+        def bad_landmarks(_image: int, _face: Face, exc: ValueError) -> None:
+            prepared.warnings.append({"reason": "bad_landmarks", "detail": str(exc)})
+
+        crops = crop_faces(
+            [frame for _, _, frame in batch],
+            self.face_detector,
+            self.preset,
+            "all",
+            min_size=opts.min_face_size,
+            max_faces=opts.max_faces,
+            on_unaligned=bad_landmarks,
+        )
+        for (index, time_s, frame), found in zip(batch, crops, strict=True):
             prepared.frames.append((index, time_s))
-            faces = sorted(faces, key=lambda f: -f.area)[: opts.max_faces]
-            for face in faces:
-                if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) < opts.min_face_size:
-                    continue
-                try:
-                    aligned = align_face(frame, face.landmarks, self.preset)
-                except ValueError as exc:
-                    prepared.warnings.append({"reason": "bad_landmarks", "detail": str(exc)})
-                    continue
+            for crop in found:
                 prepared.faces.append(
                     PreparedFace(
                         index,
                         time_s,
-                        np.asarray(face.box, np.float32),
-                        float(face.score),
-                        aligned.crop,
-                        np.asarray(aligned.matrix, np.float32),
+                        np.asarray(crop.face.box, np.float32),
+                        float(crop.face.score),
+                        crop.aligned.crop,
+                        np.asarray(crop.aligned.matrix, np.float32),
                     )
                 )
             if opts.explain:

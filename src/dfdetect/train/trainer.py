@@ -20,8 +20,8 @@ from dfdetect.data.provenance import recorded_preset
 from dfdetect.data.samples import DatasetError
 from dfdetect.data.sampling import EpochSampler
 from dfdetect.data.specs import expand_root, load_entries
-from dfdetect.evaluate.progress import progress_bar
 from dfdetect.evaluate.scoring import autocast_for
+from dfdetect.progress import progress_bar
 from dfdetect.train import distributed
 from dfdetect.train.checkpoints import has_state, load_checkpoint, save_checkpoint
 from dfdetect.train.config import ConfigError, dump_config, load_yaml
@@ -175,7 +175,7 @@ class Trainer:
         self.detector.train()
         window: list[dict[str, float]] = []
         started, images = time.perf_counter(), 0
-        with progress_bar(run["progress"] and self.info.is_main) as bar:
+        with progress_bar(enabled=run["progress"] and self.info.is_main) as bar:
             task = bar.add_task(
                 "training", total=self.total_steps, completed=self.step, unit="steps"
             )
