@@ -1,22 +1,32 @@
 """Frames per second of face detection + alignment on 1280x720 frames, and of sampled video
-decoding, on CPU (and batched on CUDA when present).
+decoding, on CPU (and batched on CUDA when present); detection on large photos with and
+without downscaling (``max_side``).
 
     python benchmarks/bench_faces.py [--frames 32] [--batch-sizes 1 4 16] [--threads N]
+                                     [--photo-mp 12 48] [--max-sides 0 1920 1280]
                                      [--json out.json]
 
 Frames hold one real face each (the shared sample crops pasted at random scale, rotation and
 position); without ../shared the faces are skipped and the frames hold textured noise only.
+Photos (4:3) hold three real faces about 150, 400 and 1000 px wide (scaled with the photo) on
+a smooth generated background; each photo row runs in a fresh process, and "peak MB" is how
+far detection raises the process's resident memory above that of a warmed-up detector
+holding the photo. ``--max-sides 0`` is no downscaling.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from rich.console import Console
@@ -74,6 +84,77 @@ def bench_detect(frames: list[np.ndarray], device: str, batch_size: int, repeats
     }
 
 
+def make_photo(megapixels: float, seed: int = 0) -> np.ndarray:
+    """A 4:3 photo of about ``megapixels`` with three real faces (when the samples exist)."""
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5 / 8) * 8
+    height = width * 3 // 4
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 200, (96, 128, 3), dtype=np.uint8)
+    photo = cv2.resize(base, (width, height), interpolation=cv2.INTER_CUBIC)
+    faces = [load_image(p) for p in sorted(SAMPLES.glob("*/*/*/*.png"))[:3]]
+    unit = width / 4000  # placements are given for a 4000 px wide photo
+    for face, side, centre in zip(
+        faces, (150, 400, 1000), ((3300, 700), (2600, 2000), (1200, 1500)), strict=False
+    ):
+        paste_face(
+            photo,
+            face,
+            scale=side * unit / 256 * 2,  # the face spans about half of a sample crop
+            center=(centre[0] * unit, centre[1] * unit),
+        )
+    return photo
+
+
+def bench_photo(megapixels: float, max_side: int | None, threads: int | None, repeats: int) -> dict:
+    """Detection on one photo; run in a fresh process so that peak memory is this row's."""
+    if threads:
+        torch.set_num_threads(threads)
+    photo = make_photo(megapixels)
+    detector = create_face_detector("mtcnn", device="cpu", max_side=max_side)
+    detector.detect([photo[:480, :640].copy()])  # warm-up at a small size
+    before = _reset_peak_rss_kb()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        found = detector.detect([photo])[0]
+        times.append(time.perf_counter() - start)
+    peak = _peak_rss_kb()
+    seconds = statistics.median(times)
+    height, width = photo.shape[:2]
+    return {
+        "what": f"detect {width}x{height} photo, max_side {max_side}",
+        "device": "cpu",
+        "batch_size": 1,
+        "frames": 1,
+        "faces": len(found),
+        "frames_per_s": 1 / seconds,
+        "ms_per_frame": 1000 * seconds,
+        "peak_mem_growth_mb": (peak - before) / 1024,
+    }
+
+
+def _reset_peak_rss_kb() -> int:
+    """Reset the peak resident memory to the current one (Linux) and return it, in KiB."""
+    status = Path("/proc/self/status")
+    if not status.exists():  # elsewhere the peak since the start of the process
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Path("/proc/self/clear_refs").write_text("5")
+    return _proc_status_kb("VmRSS")
+
+
+def _peak_rss_kb() -> int:
+    if not Path("/proc/self/status").exists():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return _proc_status_kb("VmHWM")
+
+
+def _proc_status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def bench_decode(frames: list[np.ndarray], n_video_frames: int, n_sampled: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_video(
@@ -100,6 +181,10 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--cuda-batch-sizes", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--photo-mp", type=float, nargs="*", default=[12.0], help="megapixels")
+    parser.add_argument(
+        "--max-sides", type=int, nargs="+", default=[0, 1920, 1280], help="0: no downscaling"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -117,9 +202,18 @@ def main() -> None:
         cuda_frames = make_frames(max(args.frames, *args.cuda_batch_sizes))
         rows += [bench_detect(cuda_frames, "cuda", b, args.repeats) for b in args.cuda_batch_sizes]
     rows.append(bench_decode(frames, 600, 32))
+    for megapixels in args.photo_mp:
+        for max_side in args.max_sides:
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                rows.append(
+                    pool.submit(
+                        bench_photo, megapixels, max_side or None, args.threads, args.repeats
+                    ).result()
+                )
 
-    table = Table(title="faces benchmark, 1280x720 frames")
-    for column in ("what", "device", "batch", "frames", "faces", "frames/s", "ms/frame"):
+    table = Table(title="faces benchmark, 1280x720 frames and large photos")
+    columns = ("what", "device", "batch", "frames", "faces", "frames/s", "ms/frame", "peak MB")
+    for column in columns:
         table.add_column(column, justify="left" if column == "what" else "right")
     for r in rows:
         table.add_row(
@@ -130,6 +224,7 @@ def main() -> None:
             str(r.get("faces", "-")),
             f"{r['frames_per_s']:.1f}",
             f"{r['ms_per_frame']:.1f}",
+            f"{r['peak_mem_growth_mb']:.0f}" if "peak_mem_growth_mb" in r else "-",
         )
     console.print(table)
     if args.json:

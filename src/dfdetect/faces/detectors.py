@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dfdetect.faces.face import FaceDetector
+from dfdetect.faces.face import DEFAULT_MAX_SIDE, FaceDetector
 
 if TYPE_CHECKING:
     import torch
@@ -30,9 +30,14 @@ def create_face_detector(
     device: str | torch.device | None = None,
     min_face_size: int = 40,
     threshold: float | None = None,
+    max_side: int | None = DEFAULT_MAX_SIDE,
     **options: Any,
 ) -> FaceDetector:
     """A face detector by backend name; ``threshold`` None keeps the backend's default.
+
+    Images whose longer side exceeds ``max_side`` are detected on a copy downscaled to it, the
+    results mapped back to the image's pixels; None detects at full size (see
+    :class:`dfdetect.faces.mtcnn.MTCNNDetector` for what that does to the smallest faces).
     Unknown names raise KeyError listing the known ones."""
     try:
         factory, _ = DETECTORS[name]
@@ -40,4 +45,4 @@ def create_face_detector(
         raise KeyError(f"unknown face detector {name!r}; known: {sorted(DETECTORS)}") from None
     if threshold is not None:
         options["threshold"] = threshold
-    return factory(device=device, min_face_size=min_face_size, **options)
+    return factory(device=device, min_face_size=min_face_size, max_side=max_side, **options)

@@ -1,31 +1,46 @@
 """MTCNN face detection (Zhang et al. 2016) in torch: image pyramid -> PNet proposals ->
-RNet refinement -> ONet boxes and five landmarks. Same-size images run as one batch, on the
-GPU when present."""
+RNet refinement -> ONet boxes and five landmarks. Large images are detected on a downscaled
+copy; same-size (detection-size) images run as one batch, on the GPU when present."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dfdetect.faces.face import Face
+from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
 from dfdetect.faces.nms import batched_nms
 
 STAGE_THRESHOLDS = (0.6, 0.7)  # PNet and RNet candidate thresholds of the method
 PYRAMID_FACTOR = 0.709  # each pyramid level halves the image area
 MAX_PROPOSALS = 3000  # per image at each scale, best PNet scores kept (bounds NMS memory)
+PNET_WINDOW = 12  # pixels: the smallest face the cascade can see
 
 
 class MTCNNDetector:
     """The MTCNN cascade with the facenet-pytorch 2.6.0 weights.
 
-    ``threshold`` applies to the final (ONet) score; ``min_face_size`` (pixels) sets the
-    smallest face the pyramid searches for and drops smaller results; ``batch_size`` bounds how
-    many same-size images run through the networks at once.
+    ``threshold`` applies to the final (ONet) score; ``min_face_size`` (pixels of the input
+    image) sets the smallest face the pyramid searches for and drops smaller results;
+    ``batch_size`` bounds how many same-size images run through the networks at once.
+
+    ``max_side`` (pixels, None: never) bounds the work on large images: an image whose longer
+    side exceeds it is detected on a copy downscaled (OpenCV area averaging) by
+    ``s = max_side / longer_side``, with the minimum face size scaled by ``s`` too, and the
+    boxes and landmarks are mapped back to the input image's pixels (so alignment still cuts
+    from the full-resolution image). A face of ``min_face_size`` pixels thus stays findable as
+    long as ``min_face_size * s`` is at least the 12-pixel PNet window. Past that the pyramid
+    starts at the window, i.e. at faces of ``12 / s`` input pixels (50 px for a 48 MP
+    8000x6000 photo with ``max_side=1920``, 75 px with 1280): smaller faces are found only
+    sometimes (in our tests down to about 0.6 of the window), smaller still never, and
+    landmarks are only as precise as the face's downscaled pixels allow (``1 / s`` input
+    pixels each). Images whose longer side is at most ``max_side`` are detected exactly as
+    without it.
     """
 
     name = "mtcnn"
@@ -37,45 +52,55 @@ class MTCNNDetector:
         min_face_size: int = 40,
         threshold: float = 0.9,
         batch_size: int = 16,
+        max_side: int | None = DEFAULT_MAX_SIDE,
     ) -> None:
-        if min_face_size < 12:
-            raise ValueError(f"min_face_size must be >= 12 pixels, got {min_face_size}")
+        if min_face_size < PNET_WINDOW:
+            raise ValueError(f"min_face_size must be >= {PNET_WINDOW} pixels, got {min_face_size}")
+        if max_side is not None and max_side < PNET_WINDOW:
+            raise ValueError(f"max_side must be None or >= {PNET_WINDOW} pixels, got {max_side}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.min_face_size = int(min_face_size)
         self.threshold = float(threshold)
         self.batch_size = max(1, int(batch_size))
+        self.max_side = None if max_side is None else int(max_side)
         self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets())
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        """Faces per image (RGB uint8 H x W x 3), highest score first."""
+        """Faces per image (RGB uint8 H x W x 3), highest score first, in the image's pixels."""
         results: list[list[Face]] = [[] for _ in images]
-        by_shape: dict[tuple[int, ...], list[int]] = {}
+        inputs: list[np.ndarray] = []
+        # batches share the detection size and the minimum face size in its pixels
+        groups: dict[tuple[tuple[int, ...], float], list[int]] = {}
         for i, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"image {i}: expected RGB uint8 (H, W, 3), got {image.shape}")
-            by_shape.setdefault(image.shape, []).append(i)
-        for members in by_shape.values():
+            scale = _downscale(image.shape, self.max_side)
+            inputs.append(image if scale == 1.0 else _resize(image, scale))
+            groups.setdefault((inputs[i].shape, self.min_face_size * scale), []).append(i)
+        for (_, min_face), members in groups.items():
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start : start + self.batch_size]
-                batch = np.stack([images[i] for i in chunk])
-                for i, faces in zip(chunk, self._detect_batch(batch), strict=True):
-                    results[i] = faces
+                batch = np.stack([inputs[i] for i in chunk])
+                for i, faces in zip(chunk, self._detect_batch(batch, min_face), strict=True):
+                    results[i] = _to_input_pixels(faces, inputs[i].shape, images[i].shape)
         return results
 
     @torch.inference_mode()
-    def _detect_batch(self, batch: np.ndarray) -> list[list[Face]]:
+    def _detect_batch(self, batch: np.ndarray, min_face: float) -> list[list[Face]]:
+        """Faces in ``batch``'s pixels, searched down to ``min_face`` (at least the PNet
+        window) and kept from ``min_face`` up."""
         imgs = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
         n, _, height, width = imgs.shape
-        boxes, groups = self._propose(imgs)
+        boxes, groups = self._propose(imgs, max(min_face, PNET_WINDOW))
         halvings = [imgs]  # the frames average-pooled 2x, 4x, ... for cropping candidates
         boxes, groups = self._refine(halvings, boxes, groups)
         boxes, scores, landmarks, groups = self._output(halvings, boxes, groups)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
         sides = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        keep = sides >= self.min_face_size
+        keep = sides >= min_face
         boxes, scores, landmarks, groups = boxes[keep], scores[keep], landmarks[keep], groups[keep]
         results: list[list[Face]] = [[] for _ in range(n)]
         for box, score, points, group in zip(
@@ -90,20 +115,22 @@ class MTCNNDetector:
             faces.sort(key=lambda face: -face.score)
         return results
 
-    def _scales(self, height: int, width: int) -> list[float]:
-        scale = 12.0 / self.min_face_size
+    @staticmethod
+    def _scales(height: int, width: int, min_face: float) -> list[float]:
+        scale = PNET_WINDOW / min_face
         scales = []
-        while min(height, width) * scale >= 12:
+        while min(height, width) * scale >= PNET_WINDOW:
             scales.append(scale)
             scale *= PYRAMID_FACTOR
         return scales
 
-    def _propose(self, imgs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """PNet over the pyramid: square candidate boxes (M, 4) and their image index (M,)."""
+    def _propose(self, imgs: torch.Tensor, min_face: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """PNet over the pyramid from faces of ``min_face`` pixels up: square candidate boxes
+        (M, 4) and their image index (M,)."""
         height, width = imgs.shape[2:]
         all_boxes, all_scores, all_groups = [], [], []
         level = imgs
-        for scale in self._scales(height, width):
+        for scale in self._scales(height, width, min_face):
             size = (math.ceil(height * scale), math.ceil(width * scale))
             level = F.interpolate(level, size=size, mode="area")  # each level from the last
             prob, offsets = self.pnet(_normalise(level))
@@ -154,6 +181,37 @@ class MTCNNDetector:
         boxes = _regress(boxes, offsets)
         keep = batched_nms(boxes, prob, groups, 0.7, mode="min")
         return boxes[keep], prob[keep], landmarks[keep], groups[keep]
+
+
+def _downscale(shape: tuple[int, ...], max_side: int | None) -> float:
+    """The factor (<= 1) that brings an image's longer side down to ``max_side``."""
+    longer = max(shape[:2])
+    return 1.0 if max_side is None or longer <= max_side else max_side / longer
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` downscaled by ``scale`` with area averaging (no aliasing), sides rounded."""
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _to_input_pixels(
+    faces: list[Face], detected: tuple[int, ...], original: tuple[int, ...]
+) -> list[Face]:
+    """Map faces found on a resized copy (shape ``detected``) back to ``original`` pixels."""
+    if detected[:2] == original[:2]:
+        return faces
+    # per-axis factors: the copy's sides are rounded to whole pixels
+    factor = np.array([original[1] / detected[1], original[0] / detected[0]], np.float32)
+    return [
+        Face(
+            (face.box.reshape(2, 2) * factor).reshape(4),
+            face.score,
+            (face.landmarks * factor).astype(np.float32),
+        )
+        for face in faces
+    ]
 
 
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
