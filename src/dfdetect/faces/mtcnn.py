@@ -18,7 +18,7 @@ from dfdetect.faces.nms import batched_nms
 
 STAGE_THRESHOLDS = (0.6, 0.7)  # PNet and RNet candidate thresholds of the method
 PYRAMID_FACTOR = 0.709  # each pyramid level halves the image area
-MAX_PROPOSALS = 3000  # per image at each scale, best PNet scores kept (bounds NMS memory)
+MAX_PROPOSALS = 3000  # per image at each scale, best PNet scores kept (bounds the work)
 PNET_WINDOW = 12  # pixels: the smallest face the cascade can see
 
 
