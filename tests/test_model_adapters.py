@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -106,3 +108,9 @@ def test_apply_lora_returns_new_parameter_names():
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4))
     names = apply_lora(model, LoraOptions(rank=2, targets=("0",)))
     assert names == ["0.lora_A.default.weight", "0.lora_B.default.weight"]
+
+
+def test_lora_without_peft_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # makes `import peft` raise ImportError
+    with pytest.raises(AdapterError, match=r"dfdetect\[train\]"):
+        apply_lora(nn.Sequential(nn.Linear(4, 4)), LoraOptions())

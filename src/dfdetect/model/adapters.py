@@ -54,8 +54,13 @@ def apply_lora(module: nn.Module, options: LoraOptions) -> list[str]:
 
     Returns the names of the new LoRA parameters (the caller decides what else trains).
     """
-    from peft import LoraConfig, inject_adapter_in_model
-    from peft.tuners.lora import LoraLayer
+    try:
+        from peft import LoraConfig, inject_adapter_in_model
+        from peft.tuners.lora import LoraLayer
+    except ImportError as err:
+        raise AdapterError(
+            'LoRA adapters need peft: pip install "dfdetect[train]" (or pip install peft)'
+        ) from err
 
     config = LoraConfig(
         r=options.rank,
