@@ -12,7 +12,6 @@ import pandas as pd
 from dfdetect.data.samples import FAKE, REAL, FrameSample
 from dfdetect.evaluate.bootstrap import bootstrap_metrics
 
-FRAME_COLUMNS = ("dataset", "source", "video", "frame", "label", "score", "path")
 LEVELS = ("frame", "video")
 
 

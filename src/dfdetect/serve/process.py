@@ -76,17 +76,6 @@ class ServerProcess:
         """The last 4000 characters of the server's output."""
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the server process (Linux /proc), 0 when unknown."""
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except (OSError, AttributeError):
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (a crash)."""
         if self.proc is not None and self.proc.poll() is None:

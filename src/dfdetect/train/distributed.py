@@ -60,15 +60,6 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def broadcast_flag(info: DistInfo, value: bool) -> bool:
-    """Rank 0's ``value`` on every process."""
-    if not info.enabled:
-        return value
-    flag = torch.tensor([int(value)])
-    dist.broadcast(flag, 0)
-    return bool(flag.item())
-
-
 def max_divergence(info: DistInfo, tensors: list[torch.Tensor]) -> float:
     """Largest absolute difference between any rank's ``tensors`` and rank 0's (0 when alone):
     DDP keeps replicas identical, and this checks it."""
