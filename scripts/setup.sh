@@ -3,9 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-# PyTorch first, pinned: on this machine kind pip finds a CPU wheel of 2.13.0 on disk, while an
-# open range would pull the newest CUDA build (GBs). A torch you installed yourself is kept.
-"$py" -c "import torch" 2>/dev/null || "$py" -m pip install "torch==2.13.0"
+# PyTorch first, pinned with a torchvision that imports beside it (timm, for the Perception
+# Encoder backbone, needs torchvision). On this machine kind pip finds both on disk; an open range
+# would pull the newest CUDA build (GBs). A working torch + torchvision you installed is kept.
+if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
+  case "$(uname -m)" in
+    aarch64|arm64) "$py" -m pip install "torch==2.9.1" "torchvision==0.24.1" ;;
+    *) "$py" -m pip install "torch==2.14.1" "torchvision==0.29.1" ;;
+  esac
+fi
 "$py" -m pip install -e ".[dev]"
 # The default face detector's weights ship inside facenet-pytorch. Its pins (torch<2.3, numpy<2,
 # Pillow<10.3) would downgrade the stack, and dfdetect runs the networks itself: weights only.
