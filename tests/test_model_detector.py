@@ -115,7 +115,9 @@ def test_save_and_reload_gives_identical_scores(tmp_path, faces):
     det.save_pretrained(tmp_path / "ckpt")
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert config["backbone"] == "tiny-random" and config["threshold"] == 0.7
-    assert config["face_crop"]["name"] == "gend" and config["face_crop"]["margin"] == 1.3
+    crop = config["face_pipeline"]["crop"]
+    assert crop["name"] == "gend" and crop["margin"] == 1.3
+    assert config["face_pipeline"]["detector"] == "mtcnn" and config["source_format"] == "dfdetect"
     assert config["preprocess"]["crop_size"] == 224 and config["class_names"] == ["real", "fake"]
     assert config["dfdetect_version"]
     saved = load_file(tmp_path / "ckpt" / "model.safetensors")
@@ -163,7 +165,7 @@ def test_unknown_names_and_folders_are_clear(tmp_path):
         Detector.from_pretrained(tmp_path / "missing")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("hi")
-    with pytest.raises(CheckpointError, match="not a dfdetect, GenD or Lightning"):
+    with pytest.raises(CheckpointError, match="not a dfdetect, GenD, Lightning or TorchScript"):
         Detector.from_pretrained(tmp_path / "junk")
 
 

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from dfdetect.model.config import PreprocessConfig
+from dfdetect.model.families import get_family
 from dfdetect.model.preprocess import preprocess_faces, resized_shape
-from dfdetect.model.registry import clip_preprocess, get_spec
+from dfdetect.model.registry import get_spec
 
 try:  # transformers 5 without torchvision: the PIL backend; 4.x: the classic class
     from transformers import CLIPImageProcessorPil as ReferenceProcessor
@@ -42,7 +43,7 @@ def max_pixel_error(ours: torch.Tensor, theirs: torch.Tensor, config: Preprocess
 def test_matches_clip_processor_on_sample_faces(sample_faces):
     paths = sample_faces["real"][:3] + sample_faces["fake"][:3]
     images = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
-    config = clip_preprocess(224)
+    config = get_family("clip").preprocess
     ours = preprocess_faces(images, config)
     assert ours.shape == (len(images), 3, 224, 224)
     assert max_pixel_error(ours, reference(images, config), config) <= TOLERANCE
@@ -56,7 +57,7 @@ def test_matches_clip_processor_on_non_square_images(size):
     yy, xx = np.mgrid[0:h, 0:w]
     base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)], axis=-1)
     image = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
-    config = clip_preprocess(224)
+    config = get_family("clip").preprocess
     ours = preprocess_faces([image], config)
     assert max_pixel_error(ours, reference([image], config), config) <= TOLERANCE
 
@@ -73,7 +74,7 @@ def test_336_input_matches_processor():
 
 
 def test_resized_shape_rounds_like_transformers():
-    config = clip_preprocess(224)
+    config = get_family("clip").preprocess
     assert resized_shape(300, 200, config) == (336, 224)
     assert resized_shape(181, 517, config) == (224, 639)  # int(224 * 517 / 181) = 639
     exact = PreprocessConfig(224, 224, "exact", "bicubic")
@@ -81,7 +82,7 @@ def test_resized_shape_rounds_like_transformers():
 
 
 def test_identity_sized_input_is_only_normalised():
-    config = clip_preprocess(224)
+    config = get_family("clip").preprocess
     image = np.full((224, 224, 3), 200, dtype=np.uint8)
     out = preprocess_faces([image], config)
     expected = [(200 / 255 - m) / s for m, s in zip(config.mean, config.std, strict=True)]

@@ -80,7 +80,7 @@ def test_training_learns_and_the_checkpoint_reloads_identically(trained, toy_roo
     info = json.loads((best / "checkpoint.json").read_text())
     assert info["video_map"] == pytest.approx(val["video_ap"].max())
     config = json.loads((best / "config.json").read_text())
-    assert config["face_crop"]["name"] == "gend"  # the preset the crops were made with
+    assert config["face_pipeline"]["crop"]["name"] == "gend"  # the preset the crops were made with
 
     test = load_entries([{"dataset": "ff++", "root": str(toy_root), "split": "test"}])
     faces = [load_image(s.path) for s in test]

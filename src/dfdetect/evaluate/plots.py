@@ -28,11 +28,13 @@ def _curves(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fpr, tpr, precision
 
 
-def write_plots(frames: pd.DataFrame, out: Path, threshold: float) -> list[Path]:
+def write_plots(
+    frames: pd.DataFrame, out: Path, threshold: float, aggregation: str = "mean"
+) -> list[Path]:
     """roc_<level>.png, pr_<level>.png, scores_<level>.png for frame and video level."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for level, table in (("frame", frames), ("video", video_table(frames))):
+    for level, table in (("frame", frames), ("video", video_table(frames, aggregation))):
         groups = list(table.groupby("dataset", sort=False))
         plt, fig, ax = _figure()
         for name, part in groups:

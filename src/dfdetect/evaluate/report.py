@@ -36,19 +36,22 @@ def frame_table(
     return df[np.isfinite(df["score"])].reset_index(drop=True)
 
 
-def video_table(frames: pd.DataFrame) -> pd.DataFrame:
-    """Video score = mean of its frames' P(fake) (the method's rule); one row per video."""
+def video_table(frames: pd.DataFrame, aggregation: str = "mean") -> pd.DataFrame:
+    """Video score = mean (the method's rule) or median of its frames' P(fake), as the model's
+    face pipeline records; one row per video."""
     grouped = frames.groupby(["dataset", "source", "video"], sort=True)
-    out = grouped.agg(label=("label", "first"), score=("score", "mean"), n_frames=("frame", "size"))
+    out = grouped.agg(
+        label=("label", "first"), score=("score", aggregation), n_frames=("frame", "size")
+    )
     return out.reset_index()
 
 
 def level_metrics(
-    frames: pd.DataFrame, *, threshold: float, n_boot: int, seed: int
+    frames: pd.DataFrame, *, threshold: float, n_boot: int, seed: int, aggregation: str = "mean"
 ) -> dict[str, Any]:
     """``{"frame": {...}, "video": {...}, counts}`` for one set of frames; intervals resample
     videos in both levels."""
-    videos = video_table(frames)
+    videos = video_table(frames, aggregation)
     frame_groups = frames["source"] + "/" + frames["video"]
     out: dict[str, Any] = {
         "n_frames": len(frames),
@@ -72,23 +75,32 @@ def level_metrics(
 
 
 def evaluate_frames(
-    frames: pd.DataFrame, *, threshold: float, n_boot: int = 1000, seed: int = 0
+    frames: pd.DataFrame,
+    *,
+    threshold: float,
+    n_boot: int = 1000,
+    seed: int = 0,
+    aggregation: str = "mean",
 ) -> dict[str, Any]:
     """The full report: per dataset, all videos plus each source against the other class.
 
     A fake source is scored against all real videos of its dataset (e.g. each FF++ method vs
     FF++ real); a real source against all fake videos.
     """
-    report: dict[str, Any] = {"threshold": threshold, "n_boot": n_boot, "datasets": {}}
+    report: dict[str, Any] = {
+        "threshold": threshold,
+        "n_boot": n_boot,
+        "video_score": aggregation,
+        "datasets": {},
+    }
+    common = {"threshold": threshold, "n_boot": n_boot, "seed": seed, "aggregation": aggregation}
     for dataset, part in frames.groupby("dataset", sort=False):
-        entry = level_metrics(part, threshold=threshold, n_boot=n_boot, seed=seed)
+        entry = level_metrics(part, **common)
         entry["sources"] = {}
         sources = part.groupby("source", sort=True)["label"].first()
         if sources.nunique() == 2 and len(sources) > 2:
             for source, label in sources.items():
                 other = part[(part["label"] != label) | (part["source"] == source)]
-                entry["sources"][source] = level_metrics(
-                    other, threshold=threshold, n_boot=n_boot, seed=seed
-                )
+                entry["sources"][source] = level_metrics(other, **common)
         report["datasets"][dataset] = entry
     return report

@@ -102,15 +102,18 @@ def evaluate(
     if frames_df.empty:
         return EvaluationResult({}, frames_df, errors, failures)
     threshold = detector.threshold if threshold is None else threshold
-    video_table(frames_df).to_csv(out / "predictions_videos.csv", index=False)
-    report = evaluate_frames(frames_df, threshold=threshold, n_boot=n_boot, seed=seed)
+    pipeline = detector.config.face_pipeline
+    video_table(frames_df, pipeline.aggregation).to_csv(out / "predictions_videos.csv", index=False)
+    report = evaluate_frames(
+        frames_df, threshold=threshold, n_boot=n_boot, seed=seed, aggregation=pipeline.aggregation
+    )
     report["model"] = {
         "backbone": detector.config.backbone,
         "temperature": detector.config.temperature,
-        "face_crop": detector.config.face_crop,
+        "face_pipeline": pipeline.to_dict(),
     }
     report["errors"], report["unreadable_crops"] = errors, len(failures)
     write_tables(report, out)
     if plots:
-        write_plots(frames_df, out / "plots", threshold)
+        write_plots(frames_df, out / "plots", threshold, pipeline.aggregation)
     return EvaluationResult(report, frames_df, errors, failures)

@@ -1,14 +1,17 @@
-"""Strict tensor loading: safetensors in, every missing, unexpected or mis-shaped key named."""
+"""Strict tensor loading: safetensors in, every missing, unexpected or mis-shaped key named;
+and the format-independent shape of a checkpoint read from disk."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from dfdetect.errors import CheckpointError
+from dfdetect.model.config import DetectorConfig
 
 MAX_LISTED = 8
 
@@ -76,3 +79,18 @@ def load_strict(
         for name in expected:
             target = targets[name]
             target.copy_(tensors[name].to(device=target.device, dtype=target.dtype))
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read from disk, in dfdetect's names, before a model exists.
+
+    With ``whole_backbone`` the file holds every backbone weight: ``tensors`` has keys
+    ``backbone.<tower key>`` (transformers 4.x names without the ``vision_model.`` nesting, or
+    timm names) and ``head.weight``/``head.bias``, and the backbone is built without downloading
+    weights. Otherwise ``tensors`` holds only the trained tensors under the detector's parameter
+    names and the backbone's pretrained weights come from ``config.backbone``."""
+
+    config: DetectorConfig
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    whole_backbone: bool = False

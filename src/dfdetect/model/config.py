@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from dfdetect.errors import CheckpointError
+from dfdetect.faces.pipeline import FacePipeline
+from dfdetect.faces.presets import CropPreset
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -57,13 +59,6 @@ class PreprocessConfig:
         return cls(**_known_keys(cls, data, "preprocess"))
 
 
-def default_face_crop() -> dict[str, Any]:
-    """The GenD face-crop preset (template, margin, size) as a dictionary."""
-    from dfdetect.faces.presets import get_preset
-
-    return get_preset("gend").to_dict()
-
-
 @dataclass
 class LoraOptions:
     """LoRA adapter settings (used when ``DetectorConfig.adapter == "lora"``)."""
@@ -91,12 +86,13 @@ class DetectorConfig:
     """Everything needed to rebuild a detector and its input pipeline.
 
     ``backbone`` is a registry name, a Hub id or a local folder; ``preprocess`` defaults to the
-    backbone's own preprocessing; ``face_crop`` is the crop preset the faces were aligned with.
+    backbone's own preprocessing; ``face_pipeline`` is how the faces were detected, cut and
+    sampled. ``source`` and ``source_format`` say where an imported model came from.
     """
 
     backbone: str = "openai/clip-vit-large-patch14"
     preprocess: PreprocessConfig | None = None
-    face_crop: dict[str, Any] = field(default_factory=default_face_crop)
+    face_pipeline: FacePipeline = field(default_factory=FacePipeline)
     threshold: float = 0.5
     temperature: float = 1.0
     class_names: tuple[str, str] = ("real", "fake")
@@ -106,6 +102,7 @@ class DetectorConfig:
     feature_dim: int | None = None
     dfdetect_version: str = ""
     source: str = ""
+    source_format: str = "dfdetect"
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -130,6 +127,7 @@ class DetectorConfig:
         data["preprocess"] = self.preprocess.to_dict() if self.preprocess else None
         data["lora"] = self.lora.to_dict() if self.lora else None
         data["class_names"] = list(self.class_names)
+        data["face_pipeline"] = self.face_pipeline.to_dict()
         return {"format": FORMAT_NAME, **data}
 
     @classmethod
@@ -138,7 +136,15 @@ class DetectorConfig:
         data = dict(data)
         if data.pop("format", FORMAT_NAME) != FORMAT_NAME:
             raise CheckpointError("config is not a dfdetect detector config")
+        if "face_crop" in data:  # dfdetect 0.1 recorded only the crop preset
+            crop = CropPreset.from_dict(data.pop("face_crop"))
+            data["face_pipeline"] = FacePipeline(crop=crop).to_dict()
         data = _known_keys(cls, data, "config")
+        if data.get("face_pipeline") is not None:
+            try:
+                data["face_pipeline"] = FacePipeline.from_dict(data["face_pipeline"])
+            except (ValueError, TypeError) as err:
+                raise CheckpointError(f"config: face_pipeline: {err}") from err
         if data.get("preprocess") is not None:
             data["preprocess"] = PreprocessConfig.from_dict(data["preprocess"])
         if data.get("lora") is not None:

@@ -18,19 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfdetect.errors import CheckpointError, ModelNotFoundError
 from dfdetect.model.adapters import apply_layernorm_tuning, apply_lora, set_trainable
 from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
-from dfdetect.model.checkpoint import load_strict, read_safetensors, write_safetensors
+from dfdetect.model.checkpoint import Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
 from dfdetect.model.device import resolve_device, resolve_dtype
 from dfdetect.model.preprocess import preprocess_faces
-from dfdetect.model.registry import ALIASES, BACKBONES, TINY_RANDOM
+from dfdetect.model.registry import TINY_RANDOM
 
 TINY_RANDOM_WARNING = (
     "tiny-random is a tiny randomly initialised model for smoke tests: its scores mean nothing"
 )
-CHECKPOINT_FILES = ("config.json", "*.safetensors", "model.ckpt")
 
 
 class Detector(nn.Module):
@@ -89,58 +87,40 @@ class Detector(nn.Module):
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
     ) -> Detector:
-        """Load a detector: ``tiny-random``, a Hub id or a local folder holding a dfdetect
-        checkpoint, a GenD checkpoint (``yermandy/GenD_CLIP_L_14``) or a Lightning
-        ``model.ckpt`` (a ``.ckpt`` file path works too)."""
-        from dfdetect.model.hub import resolve_folder
+        """Load a detector: ``tiny-random``, or a Hub id, folder or file holding a dfdetect
+        checkpoint, a GenD checkpoint (``yermandy/GenD_CLIP_L_14``, ``_PE_L``, ``_DINOv3_L``),
+        a Lightning ``model.ckpt`` or a TorchScript ``model.torchscript`` (see
+        :mod:`dfdetect.model.loading`)."""
+        from dfdetect.model.loading import read_checkpoint
 
-        name = str(name_or_path)
-        if name == TINY_RANDOM:
-            return cls.from_config(DetectorConfig(backbone=TINY_RANDOM), device=device, dtype=dtype)
-        if name in BACKBONES or name in ALIASES:
-            raise ModelNotFoundError(
-                f"{name!r} is a backbone, not a trained detector: load a detector checkpoint "
-                "(e.g. yermandy/GenD_CLIP_L_14), or build an untrained one with "
-                f"Detector.from_config(DetectorConfig(backbone={name!r}))"
-            )
-        path = Path(name).expanduser()
-        if path.is_file():
-            detector = cls._load_file(path)
-        else:
-            detector = cls._load_folder(resolve_folder(name, CHECKPOINT_FILES))
+        checkpoint = read_checkpoint(name_or_path)
+        backbone = create_backbone(
+            checkpoint.config.backbone, pretrained=not checkpoint.whole_backbone
+        )
+        detector = cls(checkpoint.config, backbone)
+        detector.load_checkpoint(checkpoint)
         return detector.place(device, dtype)
 
-    @classmethod
-    def _load_file(cls, path: Path) -> Detector:
-        from dfdetect.model.gend import load_lightning
-
-        if path.suffix != ".ckpt":
-            raise CheckpointError(f"{path}: expected a model folder or a Lightning .ckpt file")
-        return load_lightning(path)
-
-    @classmethod
-    def _load_folder(cls, folder: Path) -> Detector:
-        from dfdetect.model.config import read_json
-        from dfdetect.model.gend import GEND_MODEL_TYPE, load_gend, load_lightning
-
-        config_path = folder / CONFIG_NAME
-        data = read_json(config_path) if config_path.is_file() else {}
-        if data.get("format") == "dfdetect":
-            detector = cls(
-                DetectorConfig.from_dict(data), create_backbone(data["backbone"], pretrained=True)
-            )
-            weights = folder / WEIGHTS_NAME
-            load_strict(detector, read_safetensors(weights), detector.trained_names, str(weights))
-            return detector
-        if data.get("model_type") == GEND_MODEL_TYPE:
-            return load_gend(folder, data)
-        if (folder / "model.ckpt").is_file():
-            return load_lightning(folder / "model.ckpt")
-        found = sorted(p.name for p in folder.iterdir())[:10]
-        raise CheckpointError(
-            f"{folder}: not a dfdetect, GenD or Lightning checkpoint (config.json model_type="
-            f"{data.get('model_type')!r}, files: {found})"
-        )
+    def load_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Copy a checkpoint's tensors in, strictly: every expected tensor present, nothing
+        else, every shape right. Whole-backbone checkpoints fill the backbone and the head
+        (non-persistent buffers they carry, e.g. TorchScript's, are derived and skipped);
+        others fill the trained tensors."""
+        if not checkpoint.tensors and checkpoint.config.backbone == TINY_RANDOM:
+            return
+        source = checkpoint.config.source or "checkpoint"
+        if not checkpoint.whole_backbone:
+            load_strict(self, checkpoint.tensors, self.trained_names, source)
+            return
+        persistent = {f"backbone.{k}" for k in self.backbone.state_dict()}
+        derived = {f"backbone.{k}" for k, _ in self.backbone.named_buffers()} - persistent
+        tensors = {}
+        for key, value in checkpoint.tensors.items():
+            if key.startswith("backbone."):
+                key = "backbone.model." + self.backbone.tower_key(key[len("backbone.") :])
+            if key not in derived:
+                tensors[key] = value
+        load_strict(self, tensors, [*sorted(persistent), "head.weight", "head.bias"], source)
 
     def place(
         self, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None

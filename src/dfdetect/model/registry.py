@@ -10,26 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfdetect.errors import ModelNotFoundError
-from dfdetect.model.config import CLIP_MEAN, CLIP_STD, PreprocessConfig
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from dfdetect.model.config import PreprocessConfig
+from dfdetect.model.families import get_family
 
 TINY_RANDOM = "tiny-random"
-
-# transformers model_type -> backbone family. Explicit: no dispatch by substring of a name.
-FAMILIES: dict[str, str] = {
-    "clip_vision_model": "clip",
-    "clip": "clip",
-    "dinov2": "dinov2",
-    "siglip_vision_model": "siglip",
-    "siglip": "siglip",
-}
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A named vision tower: its family, architecture config and input pipeline."""
+    """A named vision tower: its family, architecture config and input pipeline.
+
+    ``arch`` is the transformers config (with ``model_type``) or, for timm families, timm's
+    ``architecture`` name and ``model_args``."""
 
     name: str
     family: str
@@ -40,26 +32,9 @@ class BackboneSpec:
     @property
     def feature_dim(self) -> int:
         """Size of the pooled feature the head sees."""
-        return int(self.arch["hidden_size"])
-
-
-def clip_preprocess(size: int = 224) -> PreprocessConfig:
-    """CLIP: shortest side to ``size`` (bicubic), centre crop, OpenAI mean/std."""
-    return PreprocessConfig(size, size, "shortest_edge", "bicubic", CLIP_MEAN, CLIP_STD)
-
-
-def family_preprocess(family: str, size: int = 224) -> PreprocessConfig:
-    """The standard preprocessing of a backbone family at input ``size``."""
-    if family == "clip":
-        return clip_preprocess(size)
-    if family == "dinov2":  # transformers BitImageProcessor defaults: 256 -> crop 224
-        return PreprocessConfig(
-            size, round(size * 256 / 224), "shortest_edge", "bicubic", IMAGENET_MEAN, IMAGENET_STD
-        )
-    if family == "siglip":
-        return PreprocessConfig(size, size, "exact", "bicubic", (0.5,) * 3, (0.5,) * 3)
-    known = sorted(set(FAMILIES.values()))
-    raise ModelNotFoundError(f"unknown backbone family {family!r}; known: {known}")
+        if "hidden_size" in self.arch:
+            return int(self.arch["hidden_size"])
+        return int(self.arch["model_args"]["embed_dim"])
 
 
 def _clip(hidden: int, layers: int, heads: int, patch: int, size: int = 224) -> dict[str, Any]:
@@ -76,9 +51,11 @@ def _clip(hidden: int, layers: int, heads: int, patch: int, size: int = 224) -> 
     }
 
 
-def _spec(name: str, family: str, arch: dict[str, Any], size: int = 224) -> BackboneSpec:
-    hub_id = None if name == TINY_RANDOM else name
-    return BackboneSpec(name, family, arch, family_preprocess(family, size), hub_id)
+def _spec(
+    name: str, family: str, arch: dict[str, Any], size: int = 224, hub_id: str | None = None
+) -> BackboneSpec:
+    hub_id = hub_id or (None if name == TINY_RANDOM else name)
+    return BackboneSpec(name, family, arch, get_family(family).preprocess_at(size), hub_id)
 
 
 _SPECS = [
@@ -123,6 +100,29 @@ _SPECS = [
             "image_size": 224,
         },
     ),
+    # DINOv3 ViT-L/16 as GenD_DINOv3_L uses it (its Hub repository is gated: the architecture
+    # is recorded here so GenD checkpoints, which hold every weight, load without it).
+    _spec(
+        "facebook/dinov3-vitl16-pretrain-lvd1689m",
+        "dinov3",
+        {
+            "model_type": "dinov3_vit",
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 16,
+            "patch_size": 16,
+            "num_register_tokens": 4,
+            "image_size": 224,
+        },
+    ),
+    # Perception Encoder Core L/14 through timm, as GenD_PE_L builds it (run at 224).
+    _spec(
+        "vit_pe_core_large_patch14_336",
+        "pe",
+        {"architecture": "vit_pe_core_large_patch14_336", "model_args": {"embed_dim": 1024}},
+        hub_id="timm/vit_pe_core_large_patch14_336.fb",
+    ),
     # A real CLIP vision config, tiny: the same code path as ViT-L/14, fast on a CPU.
     _spec(
         TINY_RANDOM, "clip", {**_clip(32, 2, 4, 32), "intermediate_size": 64, "projection_dim": 16}
@@ -139,6 +139,8 @@ ALIASES: dict[str, str] = {
     "dinov2-b14": "facebook/dinov2-base",
     "dinov2-l14": "facebook/dinov2-large",
     "siglip-b16": "google/siglip-base-patch16-224",
+    "dinov3-l16": "facebook/dinov3-vitl16-pretrain-lvd1689m",
+    "pe-l14": "vit_pe_core_large_patch14_336",
 }
 
 
@@ -155,5 +157,5 @@ def get_spec(name: str) -> BackboneSpec:
     except KeyError:
         raise ModelNotFoundError(
             f"unknown backbone {name!r}; known: {', '.join(known_backbones())} "
-            "(or a local folder / Hub id of a CLIP, DINOv2 or SigLIP vision model)"
+            "(or a local folder / Hub id of a CLIP, DINOv2, DINOv3, SigLIP or timm PE vision model)"
         ) from None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfdetect.faces import CropPreset
+from dfdetect.faces.pipeline import FacePipeline
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.prepare import FacePreparer, Prepared
 from dfdetect.scan.results import (
@@ -32,21 +32,28 @@ _DONE = object()
 class ScanPipeline:
     """Scores every face in images and videos and aggregates them into verdicts.
 
-    ``predictor`` needs only ``predict(crops) -> (N,) P(fake)`` and ``threshold`` (and
-    ``config.face_crop`` for the crop preset, else GenD's), so a batching wrapper can stand in
-    for a :class:`~dfdetect.Detector`. ``face_detector`` is a
-    :func:`dfdetect.faces.create_face_detector` detector. With ``options.explain``, heatmaps
-    are computed with ``explainer`` (default: ``predictor``, which must then be a Detector).
+    ``predictor`` needs only ``predict(crops) -> (N,) P(fake)``, ``threshold`` and ``config``
+    (a :class:`~dfdetect.model.config.DetectorConfig`), so a batching wrapper can stand in for a
+    :class:`~dfdetect.Detector`. ``face_detector`` is a
+    :func:`dfdetect.faces.create_face_detector` detector; ``face_pipeline`` (default: the
+    model's own) gives the crop preset and the per-person aggregation, and is recorded in
+    every result. With ``options.explain``, heatmaps are computed with ``explainer`` (default:
+    ``predictor``, which must then be a Detector).
     """
 
     def __init__(
-        self, predictor, face_detector, options: ScanOptions | None = None, *, explainer=None
+        self,
+        predictor,
+        face_detector,
+        options: ScanOptions | None = None,
+        *,
+        explainer=None,
+        face_pipeline: FacePipeline | None = None,
     ):
         self.predictor = predictor
         self.options = options or ScanOptions()
-        config = getattr(predictor, "config", None)
-        face_crop = getattr(config, "face_crop", None) or {"name": "gend"}
-        self.preset = CropPreset.from_dict(face_crop)
+        self.face_pipeline = face_pipeline or predictor.config.face_pipeline
+        self.preset = self.face_pipeline.crop
         self.explainer = explainer if explainer is not None else predictor
         if self.options.explain and not hasattr(self.explainer, "forward"):
             raise ValueError("options.explain needs a Detector (gradients): pass explainer=")
@@ -164,6 +171,7 @@ class ScanPipeline:
             threshold=threshold,
             media=prepared.media,
             warnings=prepared.warnings,
+            face_pipeline=self.face_pipeline.to_dict(),
         )
         if prepared.error is not None:
             result.status, result.error = STATUS_ERROR, prepared.error
@@ -194,7 +202,7 @@ class ScanPipeline:
             for k, f in enumerate(prepared.faces)
         ]
         result.frames = frame_results(result.faces, prepared.frames)
-        result.persons = person_results(result.faces, threshold)
+        result.persons = person_results(result.faces, threshold, self.face_pipeline.aggregation)
         verdict = file_verdict(result.persons, threshold)
         if verdict is None:
             result.status = STATUS_NO_FACE

@@ -1,4 +1,5 @@
-"""From scored faces to verdicts: per frame (max), per person (mean), per file (max)."""
+"""From scored faces to verdicts: per frame (max), per person (mean or median, as the model's
+face pipeline says), per file (max)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ def frame_results(
     ]
 
 
-def person_results(faces: list[FaceResult], threshold: float) -> list[PersonResult]:
-    """Each person's mean probability over their faces, labelled at ``threshold``."""
+def person_results(
+    faces: list[FaceResult], threshold: float, aggregation: str = "mean"
+) -> list[PersonResult]:
+    """Each person's mean (or median) probability over their faces, labelled at
+    ``threshold``."""
     by_person: dict[int, list[FaceResult]] = defaultdict(list)
     for f in faces:
         by_person[f.person].append(f)
@@ -32,12 +36,12 @@ def person_results(faces: list[FaceResult], threshold: float) -> list[PersonResu
         group = by_person[pid]
         probs = np.array([f.prob for f in group], dtype=np.float64)
         times = [f.time_s for f in group if f.time_s is not None]
-        mean = float(probs.mean())
+        prob = float(np.median(probs) if aggregation == "median" else probs.mean())
         persons.append(
             PersonResult(
                 id=pid,
-                prob=mean,
-                label=label_for(mean, threshold),
+                prob=prob,
+                label=label_for(prob, threshold),
                 n_faces=len(group),
                 max_prob=float(probs.max()),
                 first_time_s=min(times) if times else None,

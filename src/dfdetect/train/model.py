@@ -3,6 +3,7 @@ face-crop preset) and the module DDP wraps around it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -31,7 +32,7 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
     """The detector to train (fp32 parameters), from ``model.init`` or a fresh backbone, with
     the face-crop preset of its data: ``recorded`` (from the extraction manifests) when
     ``model.face_crop`` is ``auto``, else the named preset, which must agree with ``recorded``."""
-    from dfdetect.faces.presets import get_preset
+    from dfdetect.faces.presets import CropPreset, get_preset
     from dfdetect.model.config import DetectorConfig
     from dfdetect.model.detector import Detector
 
@@ -55,5 +56,6 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
             dtype=torch.float32,
             pretrained_backbone=model["pretrained_backbone"],
         )
-    detector.config.face_crop = face_crop
+    pipeline = detector.config.face_pipeline
+    detector.config.face_pipeline = replace(pipeline, crop=CropPreset.from_dict(face_crop))
     return detector
