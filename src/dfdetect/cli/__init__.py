@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("dfdetect.cli.evaluate", "cross-dataset evaluation with confidence intervals"),
     "calibrate": ("dfdetect.cli.calibrate", "fit the decision threshold on validation data"),
     "serve": ("dfdetect.cli.serve", "run the HTTP service and web page"),
+    "info": ("dfdetect.cli.info", "print a model's card: format, backbone, preprocessing, faces"),
 }
 
 

@@ -1,0 +1,37 @@
+"""``dfdetect info MODEL``: the model card of any checkpoint dfdetect loads.
+
+Exit codes: 0 printed, 3 the model could not be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+EXIT_OK, EXIT_MODEL = 0, 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``dfdetect info``."""
+    parser.add_argument("model", help="Hub id, local folder or file, or 'tiny-random'")
+    parser.add_argument("--json", action="store_true", help="print the card as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model on the CPU and print its card."""
+    from dfdetect.errors import DfdetectError
+    from dfdetect.model.card import format_card, model_card
+    from dfdetect.model.detector import Detector
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tiny-random.*")
+            detector = Detector.from_pretrained(args.model, device="cpu")
+    except DfdetectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    card = model_card(detector, args.model)
+    print(json.dumps(card, indent=2, allow_nan=False) if args.json else format_card(card))
+    return EXIT_OK
