@@ -9,6 +9,7 @@ from pathlib import Path
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
+NATIVE = "native"
 
 
 def _positive(text: str) -> int:
@@ -21,9 +22,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def _size(text: str) -> int | None:
-    if text == "native":
-        return None
+def _size(text: str) -> int | str:
+    if text == NATIVE:
+        return NATIVE
     value = _positive(text)
     if value < 8:
         raise argparse.ArgumentTypeError(f"crop size must be >= 8 or 'native', got {value}")
@@ -55,22 +56,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source", default=None, help="source name (default: each file's parent folder name)"
     )
     parser.add_argument(
-        "--frames", type=_positive, default=32, help="frames sampled per video (default: 32)"
+        "--model",
+        default=None,
+        help="cut faces the way this model's were cut (its recorded face pipeline: detector, "
+        "thresholds, crop, frames and their order); the flags below override it",
+    )
+    parser.add_argument(
+        "--frames", type=_positive, default=None, help="frames sampled per video (default: 32)"
     )
     parser.add_argument(
         "--sampling",
         choices=SAMPLING_MODES,
-        default="max-spread",
+        default=None,
         help="frame sampling (default: max-spread from the middle frame)",
     )
     parser.add_argument(
         "--stride", type=_positive, default=None, help="frame step for --sampling stride"
     )
     parser.add_argument(
-        "--preset", choices=PRESETS, default="gend", help="face-crop template (default: gend)"
+        "--preset", choices=PRESETS, default=None, help="face-crop template (default: gend)"
     )
     parser.add_argument(
-        "--size", type=_size, default=256, help="crop side in pixels, or 'native' (default: 256)"
+        "--size", type=_size, default=None, help="crop side in pixels, or 'native' (default: 256)"
     )
     parser.add_argument(
         "--face",
@@ -84,7 +91,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder of manipulation-mask videos named like the inputs",
     )
-    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
+    parser.add_argument(
+        "--detector", default=None, help="face detector: mtcnn or scrfd (default: mtcnn)"
+    )
+    parser.add_argument(
+        "--scrfd-model",
+        default=None,
+        metavar="PATH|REPO:FILE",
+        help="InsightFace SCRFD ONNX weights for --detector scrfd (default: "
+        "$DFDETECT_SCRFD_MODEL); non-commercial research licence",
+    )
     parser.add_argument(
         "--min-face-size", type=_positive, default=40, help="smallest face in pixels (default: 40)"
     )
@@ -122,9 +138,53 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--min-face-size must be >= 12, got {args.min_face_size}"
     from dfdetect.faces.detectors import DETECTORS
 
-    if args.detector not in DETECTORS:
+    if args.detector is not None and args.detector not in DETECTORS:
         return f"unknown --detector {args.detector!r}; known: {', '.join(sorted(DETECTORS))}"
     return None
+
+
+def extract_options(args: argparse.Namespace):
+    """The run's options: ExtractOptions defaults, then ``--model``'s face pipeline, then the
+    flags given."""
+    from dfdetect.extract import ExtractOptions
+    from dfdetect.faces.pipeline import FacePipeline, choose_detector
+
+    settings: dict = {}
+    pipeline = FacePipeline(detector=ExtractOptions.detector)
+    if args.model is not None:
+        from dfdetect.model.loading import read_checkpoint
+
+        pipeline = read_checkpoint(args.model).config.face_pipeline
+        if args.preset is None and args.size is None:  # an explicit crop wins
+            settings["crop"] = pipeline.crop
+        settings.update(frames=pipeline.frames, sampling=pipeline.sampling)
+    pipeline, detector_options = choose_detector(
+        pipeline, detector=args.detector, scrfd_model=args.scrfd_model
+    )
+    settings["threshold"] = detector_options.pop("threshold", None)
+    settings.update(detector=pipeline.detector, detector_options=tuple(detector_options.items()))
+    given = {
+        "frames": args.frames,
+        "sampling": args.sampling,
+        "preset": args.preset,
+        "threshold": args.threshold,
+    }
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if args.size is not None:
+        settings["size"] = None if args.size == NATIVE else args.size
+    return ExtractOptions(
+        out=args.out,
+        dataset=args.dataset,
+        source=args.source,
+        stride=args.stride,
+        face=args.face,
+        mask_dir=args.mask_dir if args.face == "mask" else None,
+        min_face_size=args.min_face_size,
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        **settings,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,26 +198,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from dfdetect.errors import DfdetectError
-    from dfdetect.extract import ExtractOptions, run_extraction
+    from dfdetect.extract import run_extraction
 
-    options = ExtractOptions(
-        out=args.out,
-        dataset=args.dataset,
-        source=args.source,
-        frames=args.frames,
-        sampling=args.sampling,
-        stride=args.stride,
-        preset=args.preset,
-        size=args.size,
-        face=args.face,
-        mask_dir=args.mask_dir if args.face == "mask" else None,
-        detector=args.detector,
-        min_face_size=args.min_face_size,
-        threshold=args.threshold,
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-    )
+    try:
+        options = extract_options(args)
+    except DfdetectError as exc:
+        print(f"dfdetect extract: error: {exc}", file=sys.stderr)
+        return 3
     console = Console(stderr=True)
     try:
         summary = run_extraction(args.inputs, options, console)

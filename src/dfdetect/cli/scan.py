@@ -11,6 +11,8 @@ import os
 import warnings
 from pathlib import Path
 
+from dfdetect.cli.faces import add_face_arguments
+
 EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
@@ -24,6 +26,7 @@ def default_db() -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect scan``."""
+    add_face_arguments(parser)
     parser.epilog = (
         "exit codes: 0 every file scanned (fake, real or no face), 1 some file failed "
         "(unreadable, corrupt, ...), 2 bad arguments or no input, 3 model not loadable"
@@ -60,10 +63,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rescan", action="store_true", help="ignore results stored by earlier scans"
     )
     parser.add_argument(
-        "--frames", type=int, default=32, help="frames sampled per video (default 32)"
+        "--frames",
+        type=int,
+        default=None,
+        help="frames sampled per video (default: the model's face pipeline, e.g. 32)",
     )
     parser.add_argument(
-        "--sampling", default="even", help="even | stride | max-spread (default even)"
+        "--sampling",
+        default=None,
+        help="even | stride | max-spread (default: the model's face pipeline)",
     )
     parser.add_argument(
         "--stride", type=int, default=None, help="frame stride for --sampling stride"
@@ -105,8 +113,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.out is not None:
             export_format(args.out)
+        model_sampling = args.frames is None and args.sampling is None and args.stride is None
+        sampling = {"frames": args.frames, "sampling": args.sampling}
         options = ScanOptions(
-            frames=args.frames, sampling=args.sampling, stride=args.stride,
+            **{k: v for k, v in sampling.items() if v is not None}, stride=args.stride,
             min_face_size=args.min_face_size, max_faces=args.max_faces,
             batch_size=args.batch_size, workers=args.workers, max_file_mb=args.max_file_mb,
             explain=args.report is not None or args.heatmaps is not None,
@@ -121,7 +131,13 @@ def run(args: argparse.Namespace) -> int:
         warnings.filterwarnings("once", message=".*tiny-random.*", append=True)
         try:
             session = ScanSession.open(
-                args.model, options, device=args.device, db=args.db or default_db()
+                args.model,
+                options,
+                device=args.device,
+                db=args.db or default_db(),
+                face_detector=args.face_detector,
+                scrfd_model=args.scrfd_model,
+                model_sampling=model_sampling,
             )
         except DfdetectError as exc:
             err.print(f"[red]error:[/] {exc}", soft_wrap=True)

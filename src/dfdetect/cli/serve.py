@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from dfdetect.cli.faces import add_face_arguments
 from dfdetect.model import DEFAULT_MODEL
 
 API_KEY_ENV = "DFDETECT_API_KEY"
@@ -16,6 +17,7 @@ API_KEY_ENV = "DFDETECT_API_KEY"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect serve``."""
+    add_face_arguments(parser)
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="model name or folder (default: %(default)s)"
     )
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         batch_wait_s=args.batch_wait_ms / 1000,
         frames=args.frames,
         heatmaps=not args.no_heatmaps,
+        face_detector=args.face_detector,
+        scrfd_model=args.scrfd_model,
     )
     failure: list[BaseException] = []
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfdetect.faces.presets import CropPreset, get_preset
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """What ``dfdetect extract`` was asked to do (see ``dfdetect extract --help``)."""
+    """What ``dfdetect extract`` was asked to do (see ``dfdetect extract --help``).
+
+    ``crop`` (a model's recorded crop preset) overrides ``preset`` and ``size``;
+    ``detector_options`` go to the face detector (e.g. SCRFD's weights and NMS)."""
 
     out: Path
     dataset: str = "custom"
@@ -26,3 +31,9 @@ class ExtractOptions:
     device: str | None = None
     batch_size: int = 8
     workers: int = 1
+    crop: CropPreset | None = None
+    detector_options: tuple[tuple[str, object], ...] = ()
+
+    def crop_preset(self) -> CropPreset:
+        """The crop geometry to align with."""
+        return self.crop or get_preset(self.preset, size=self.size)

@@ -53,6 +53,7 @@ def _build_detector(options: ExtractOptions) -> FaceDetector:
         min_face_size=options.min_face_size,
         threshold=options.threshold,
         batch_size=options.batch_size,
+        **dict(options.detector_options),
     )
 
 

@@ -19,7 +19,6 @@ from dfdetect.extract.options import ExtractOptions
 from dfdetect.extract.report import Failure, write_csv
 from dfdetect.faces.crops import crop_faces
 from dfdetect.faces.face import FaceDetector
-from dfdetect.faces.presets import get_preset
 from dfdetect.faces.select import mask_from_frame
 from dfdetect.media.image import load_image
 from dfdetect.media.sampling import sample_frame_indices
@@ -68,7 +67,7 @@ def run_job(job: ExtractJob, detector: FaceDetector, options: ExtractOptions) ->
 def _extract(
     job: ExtractJob, detector: FaceDetector, options: ExtractOptions, folder: Path
 ) -> JobResult:
-    preset = get_preset(options.preset, size=options.size)
+    preset = options.crop_preset()
     result = JobResult(job, "failed")
     rows: list[dict[str, Any]] = []
     sampled = _Sampled()

@@ -111,6 +111,34 @@ SCRFD_FALLBACK = (
 _warned: set[str] = set()
 
 
+def choose_detector(
+    pipeline: FacePipeline, *, detector: str | None = None, scrfd_model: str | None = None
+) -> tuple[FacePipeline, dict[str, Any]]:
+    """The pipeline to use (``pipeline`` with ``detector`` when given) and the options to create
+    its face detector with.
+
+    SCRFD needs weights the user provides (``scrfd_model``, else ``$DFDETECT_SCRFD_MODEL``: a
+    path or ``REPO_ID:FILENAME`` on the Hub). When a model's recorded pipeline asks for SCRFD and
+    none are given, MTCNN stands in and a warning says so once per process; when the user asked
+    for SCRFD explicitly, its absence is an error (ModelNotFoundError)."""
+    used = pipeline.with_detector(detector or pipeline.detector)
+    options = used.detector_options()
+    if used.detector != "scrfd":
+        return used, options
+    weights = scrfd_model or os.environ.get(SCRFD_MODEL_ENV)
+    if weights:
+        return used, {**options, "model": weights}
+    if detector == "scrfd":
+        raise ModelNotFoundError(
+            "the scrfd face detector needs its ONNX weights: pass --scrfd-model PATH (or "
+            f"REPO_ID:FILENAME on the Hub), or set ${SCRFD_MODEL_ENV}"
+        )
+    if SCRFD_FALLBACK not in _warned:
+        _warned.add(SCRFD_FALLBACK)
+        warnings.warn(SCRFD_FALLBACK, UserWarning, stacklevel=3)
+    return used.with_detector("mtcnn"), {}
+
+
 def build_face_detector(
     pipeline: FacePipeline,
     *,
@@ -118,33 +146,14 @@ def build_face_detector(
     min_face_size: int = 40,
     detector: str | None = None,
     scrfd_model: str | None = None,
+    **extra: Any,
 ) -> tuple[FaceDetector, FacePipeline]:
-    """The face detector ``pipeline`` asks for (or ``detector``, when given) and the pipeline
-    actually used.
-
-    SCRFD needs weights the user provides (``scrfd_model``, else ``$DFDETECT_SCRFD_MODEL``: a
-    path or ``REPO_ID:FILENAME`` on the Hub). When a model's recorded pipeline asks for SCRFD and
-    none are given, MTCNN stands in and a warning says so once per process; when the user asked
-    for SCRFD explicitly, its absence is an error (ModelNotFoundError)."""
+    """The face detector for ``pipeline`` (see :func:`choose_detector`) and the pipeline
+    actually used; ``extra`` goes to :func:`dfdetect.faces.create_face_detector`."""
     from dfdetect.faces.detectors import create_face_detector
 
-    used = pipeline.with_detector(detector or pipeline.detector)
-    options = used.detector_options()
-    if used.detector == "scrfd":
-        weights = scrfd_model or os.environ.get(SCRFD_MODEL_ENV)
-        if weights:
-            options["model"] = weights
-        elif detector == "scrfd":
-            raise ModelNotFoundError(
-                "the scrfd face detector needs its ONNX weights: pass --scrfd-model PATH (or "
-                f"REPO_ID:FILENAME on the Hub), or set ${SCRFD_MODEL_ENV}"
-            )
-        else:
-            if SCRFD_FALLBACK not in _warned:
-                _warned.add(SCRFD_FALLBACK)
-                warnings.warn(SCRFD_FALLBACK, UserWarning, stacklevel=2)
-            used, options = used.with_detector("mtcnn"), {}
+    used, options = choose_detector(pipeline, detector=detector, scrfd_model=scrfd_model)
     face_detector = create_face_detector(
-        used.detector, device=device, min_face_size=min_face_size, **options
+        used.detector, device=device, min_face_size=min_face_size, **options, **extra
     )
     return face_detector, used

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -17,9 +18,9 @@ from dfdetect.scan.store import ResultStore, file_sha256
 from dfdetect.scan.visuals import encode_visuals
 
 
-def model_key(name: str, detector, options: ScanOptions) -> str:
-    """``name@hash`` of the detector's config, its trained tensors and the result-changing
-    scan options: results stored under one key are interchangeable."""
+def model_key(name: str, detector, options: ScanOptions, face_pipeline: dict | None = None) -> str:
+    """``name@hash`` of the detector's config, its trained tensors, the face pipeline used and
+    the result-changing scan options: results stored under one key are interchangeable."""
     weights = hashlib.sha256()
     for param_name, tensor in sorted(detector.trained_state_dict().items()):
         weights.update(param_name.encode())
@@ -28,6 +29,7 @@ def model_key(name: str, detector, options: ScanOptions) -> str:
         "config": detector.config.to_dict(),
         "weights": weights.hexdigest(),
         "options": options.result_fingerprint(),
+        "face_pipeline": face_pipeline,
     }
     return f"{name}@{stable_hash(fingerprint)}"
 
@@ -45,21 +47,39 @@ class ScanSession:
 
     @classmethod
     def open(
-        cls, model: str | None, options: ScanOptions, *, device: str | None = None, db: str | Path
+        cls,
+        model: str | None,
+        options: ScanOptions,
+        *,
+        device: str | None = None,
+        db: str | Path,
+        face_detector: str | None = None,
+        scrfd_model: str | None = None,
+        model_sampling: bool = False,
     ) -> ScanSession:
-        """Load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and the MTCNN face
-        detector on ``device``; open the results database ``db``."""
+        """Load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and the face detector
+        its recorded face pipeline asks for (``face_detector`` overrides it; see
+        :func:`dfdetect.faces.pipeline.choose_detector`) on ``device``; open the results
+        database ``db``. With ``model_sampling``, videos are sampled as the model's pipeline
+        says (its frame count and order) instead of ``options.frames``/``options.sampling``."""
         from dfdetect import Detector
-        from dfdetect.faces import create_face_detector
+        from dfdetect.faces.pipeline import build_face_detector
         from dfdetect.model import DEFAULT_MODEL
 
         name = model or DEFAULT_MODEL
         detector = Detector.from_pretrained(name, device=device)
-        faces = create_face_detector(
-            "mtcnn", device=detector.device, min_face_size=options.min_face_size
+        faces, used = build_face_detector(
+            detector.config.face_pipeline,
+            device=detector.device,
+            min_face_size=options.min_face_size,
+            detector=face_detector,
+            scrfd_model=scrfd_model,
         )
-        pipeline = ScanPipeline(detector, faces, options)
-        return cls(pipeline, ResultStore(db), model_key(name, detector, options), name)
+        if model_sampling:
+            options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
+        pipeline = ScanPipeline(detector, faces, options, face_pipeline=used)
+        key = model_key(name, detector, options, used.to_dict())
+        return cls(pipeline, ResultStore(db), key, name)
 
     def __enter__(self) -> ScanSession:
         return self

@@ -30,7 +30,7 @@ class Engine:
     def load(cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None) -> Engine:
         """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
         from dfdetect import Detector
-        from dfdetect.faces import create_face_detector
+        from dfdetect.faces.pipeline import build_face_detector
         from dfdetect.scan.options import ScanOptions
         from dfdetect.scan.pipeline import ScanPipeline
 
@@ -40,8 +40,12 @@ class Engine:
             batch_size=settings.batch_size,
             max_file_mb=settings.max_upload_bytes / MB,
         )
-        face_detector = create_face_detector(
-            "mtcnn", device=detector.device, min_face_size=options.min_face_size
+        face_detector, used = build_face_detector(
+            detector.config.face_pipeline,
+            device=detector.device,
+            min_face_size=options.min_face_size,
+            detector=settings.face_detector,
+            scrfd_model=settings.scrfd_model,
         )
         batcher = DynamicBatcher(detector, settings.batch_size, settings.batch_wait_s, on_batch)
         pipelines = {
@@ -50,6 +54,7 @@ class Engine:
                 face_detector,
                 replace(options, explain=explain),
                 explainer=detector,
+                face_pipeline=used,
             )
             for explain in (False, True)
         }

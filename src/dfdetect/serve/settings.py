@@ -32,6 +32,8 @@ class ServeSettings:
     batch_wait_s: float = 0.005
     frames: int = 32
     heatmaps: bool = True
+    face_detector: str | None = None  # None: the model's recorded face pipeline
+    scrfd_model: str | None = None
 
     @property
     def uploads_dir(self) -> Path:
