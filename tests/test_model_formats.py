@@ -13,9 +13,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import peft
 import pytest
+import timm  # the [pe] extra: scripts/setup.sh installs it, so these tests run in CI, never skip
 import torch
 import torch.nn.functional as F
+import transformers
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
@@ -24,9 +27,6 @@ from dfdetect import Detector
 from dfdetect.errors import CheckpointError
 from dfdetect.faces.pipeline import FIRST_PAPER_PIPELINE, GEND_PIPELINE
 from dfdetect.model.registry import BACKBONES
-
-timm = pytest.importorskip("timm")  # scripts/setup.sh installs it: this must run in CI
-transformers = pytest.importorskip("transformers")
 
 
 def randomize_layernorms(module: nn.Module, seed: int) -> None:
@@ -278,7 +278,6 @@ CLIP_LAYERNORMS = ["pre_layrnorm", "layer_norm1", "layer_norm2", "post_layernorm
 
 
 def test_lightning_peft_ln_tuning_loads_the_tuned_layernorms(tmp_path, faces):
-    peft = pytest.importorskip("peft")
     encoder = CLIPEncoder(tmp_path / "clip")
     wrapped = peft.get_peft_model(encoder, peft.LNTuningConfig(target_modules=CLIP_LAYERNORMS))
     module = LightningModule(wrapped, normalize=True).eval()

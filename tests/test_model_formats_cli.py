@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import peft
 import pytest
 import torch
 
@@ -50,7 +51,6 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """Each format written as the authors' code writes it, from tiny random backbones."""
-    peft = pytest.importorskip("peft")
     root = tmp_path_factory.mktemp("formats")
     out: dict[str, Path] = {}
     clip = Reference(root / "clip", normalize=True)
