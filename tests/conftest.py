@@ -25,6 +25,19 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "artifacts"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """ONNX exports made by ``--runtime auto`` go to a cache of this test session (subprocesses
+    inherit it), never the user's ~/.cache."""
+    previous = os.environ.get("DFDETECT_CACHE")
+    os.environ["DFDETECT_CACHE"] = str(tmp_path_factory.mktemp("dfdetect-cache"))
+    yield
+    if previous is None:
+        del os.environ["DFDETECT_CACHE"]
+    else:
+        os.environ["DFDETECT_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _quiet_tiny_random():
     """`tiny-random` warns on every use by design; tests that check the warning ask for it."""

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("dfdetect.cli.calibrate", "fit the decision threshold on validation data"),
     "serve": ("dfdetect.cli.serve", "run the HTTP service and web page"),
     "info": ("dfdetect.cli.info", "print a model's card: format, backbone, preprocessing, faces"),
+    "export": ("dfdetect.cli.export", "export a model to ONNX (optionally int8) for ONNX Runtime"),
 }
 
 

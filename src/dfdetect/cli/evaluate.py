@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dfdetect.cli.faces import add_runtime_argument
+
 
 def add_data_arguments(parser: argparse.ArgumentParser, default_split: str | None) -> None:
     """``--model`` and ``--data`` options shared with ``dfdetect calibrate``."""
@@ -47,13 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="decision threshold for accuracy (default: the model's calibrated threshold)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_runtime_argument(parser)
 
 
-def load_detector(args: argparse.Namespace):
-    """The ``--model`` detector on ``--device``."""
-    from dfdetect.model.detector import Detector
+def load_detector(args: argparse.Namespace, runtime: str = "torch"):
+    """The ``--model`` detector on ``--device``, run by ``runtime``."""
+    from dfdetect.model.runtime import load_detector as load
 
-    return Detector.from_pretrained(args.model, device=args.device)
+    return load(args.model, runtime=runtime, device=args.device)
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = evaluate(
-            load_detector(args),
+            load_detector(args, args.runtime),
             data_entries(args),
             args.out,
             frames=args.frames,

@@ -1,4 +1,5 @@
-"""Face-pipeline options shared by the commands that detect faces (scan, serve)."""
+"""Options shared by the commands that score faces: the face pipeline (scan, serve) and the
+runtime (scan, serve, evaluate)."""
 
 from __future__ import annotations
 
@@ -22,4 +23,17 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|REPO:FILE",
         help=f"InsightFace SCRFD ONNX weights, e.g. det_10g.onnx (default: ${SCRFD_MODEL_ENV}); "
         "non-commercial research licence",
+    )
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
+    """``--runtime auto|torch|onnx``."""
+    from dfdetect.model.runtime import RUNTIMES
+
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="engine that scores faces: auto (ONNX Runtime on a CPU, exported once and cached; "
+        "PyTorch on a GPU), torch or onnx (default: auto)",
     )

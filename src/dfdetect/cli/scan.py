@@ -11,7 +11,7 @@ import os
 import warnings
 from pathlib import Path
 
-from dfdetect.cli.faces import add_face_arguments
+from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
 
 EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -27,6 +27,7 @@ def default_db() -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect scan``."""
     add_face_arguments(parser)
+    add_runtime_argument(parser)
     parser.epilog = (
         "exit codes: 0 every file scanned (fake, real or no face), 1 some file failed "
         "(unreadable, corrupt, ...), 2 bad arguments or no input, 3 model not loadable"
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 face_detector=args.face_detector,
                 scrfd_model=args.scrfd_model,
                 model_sampling=model_sampling,
+                runtime=args.runtime,
             )
         except DfdetectError as exc:
             err.print(f"[red]error:[/] {exc}", soft_wrap=True)

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from dfdetect.cli.faces import add_face_arguments
+from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
 from dfdetect.model import DEFAULT_MODEL
 
 API_KEY_ENV = "DFDETECT_API_KEY"
@@ -18,6 +18,7 @@ API_KEY_ENV = "DFDETECT_API_KEY"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect serve``."""
     add_face_arguments(parser)
+    add_runtime_argument(parser)
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="model name or folder (default: %(default)s)"
     )
@@ -132,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         heatmaps=not args.no_heatmaps,
         face_detector=args.face_detector,
         scrfd_model=args.scrfd_model,
+        runtime=args.runtime,
     )
     failure: list[BaseException] = []
 

@@ -4,25 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from dfdetect.model.backbones import spec_for
 from dfdetect.model.families import get_family
+from dfdetect.model.onnx_detector import OnnxDetector
+
+
+def _onnx_parameters(path) -> int:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return sum(int(np.prod(t.dims)) for t in graph.initializer)
 
 
 def model_card(detector, name: str) -> dict[str, Any]:
-    """JSON-ready description of ``detector`` (loaded from ``name``)."""
+    """JSON-ready description of ``detector`` (loaded from ``name``; a Detector or an ONNX
+    export, whose graph holds every weight and trains none)."""
     config = detector.config
-    total = sum(p.numel() for p in detector.parameters())
-    trained = sum(t.numel() for t in detector.trained_state_dict().values())
-    family = get_family(detector.backbone.family)
+    if isinstance(detector, OnnxDetector):
+        family = get_family(spec_for(config.backbone).family)
+        total, trained = _onnx_parameters(detector.path), 0
+        source_format = "onnx-int8" if config.onnx.get("int8") else "onnx"
+    else:
+        family = get_family(detector.backbone.family)
+        total = sum(p.numel() for p in detector.parameters())
+        trained = sum(t.numel() for t in detector.trained_state_dict().values())
+        source_format = config.source_format
     return {
         "model": name,
-        "format": config.source_format,
+        "format": source_format,
         "source": config.source or name,
         "backbone": {
             "name": config.backbone,
             "family": family.name,
             "library": family.library,
             "feature": family.feature,
-            "feature_dim": detector.backbone.feature_dim,
+            "feature_dim": config.feature_dim,
         },
         "head": {"l2_normalized_features": config.normalize_features, "classes": 2},
         "parameters": {

@@ -89,8 +89,10 @@ class Checkpoint:
     ``backbone.<tower key>`` (transformers 4.x names without the ``vision_model.`` nesting, or
     timm names) and ``head.weight``/``head.bias``, and the backbone is built without downloading
     weights. Otherwise ``tensors`` holds only the trained tensors under the detector's parameter
-    names and the backbone's pretrained weights come from ``config.backbone``."""
+    names and the backbone's pretrained weights come from ``config.backbone``. ``onnx`` is the
+    graph of an ONNX export (then there are no tensors)."""
 
     config: DetectorConfig
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     whole_backbone: bool = False
+    onnx: Path | None = None

@@ -87,7 +87,8 @@ class DetectorConfig:
 
     ``backbone`` is a registry name, a Hub id or a local folder; ``preprocess`` defaults to the
     backbone's own preprocessing; ``face_pipeline`` is how the faces were detected, cut and
-    sampled. ``source`` and ``source_format`` say where an imported model came from.
+    sampled. ``source`` and ``source_format`` say where an imported model came from; ``onnx``
+    marks an ONNX export (see :mod:`dfdetect.model.export`).
     """
 
     backbone: str = "openai/clip-vit-large-patch14"
@@ -103,6 +104,7 @@ class DetectorConfig:
     dfdetect_version: str = ""
     source: str = ""
     source_format: str = "dfdetect"
+    onnx: dict[str, Any] | None = None  # set in ONNX exports: opset, int8, file, source digest
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:

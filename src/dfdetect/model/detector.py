@@ -6,6 +6,7 @@ applied.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -18,11 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dfdetect.errors import ModelNotFoundError
 from dfdetect.model.adapters import apply_layernorm_tuning, apply_lora, set_trainable
 from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
 from dfdetect.model.checkpoint import Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
 from dfdetect.model.device import resolve_device, resolve_dtype
+from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities
 from dfdetect.model.preprocess import preprocess_faces
 from dfdetect.model.registry import TINY_RANDOM
 
@@ -94,6 +97,8 @@ class Detector(nn.Module):
         from dfdetect.model.loading import read_checkpoint
 
         checkpoint = read_checkpoint(name_or_path)
+        if checkpoint.onnx is not None:
+            return onnx_detector(checkpoint, device, dtype)
         backbone = create_backbone(
             checkpoint.config.backbone, pretrained=not checkpoint.whole_backbone
         )
@@ -165,7 +170,7 @@ class Detector(nn.Module):
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """P(fake) = softmax(logits / temperature)[:, 1], in float32."""
-        return torch.softmax(logits.float() / self.config.temperature, dim=-1)[:, 1]
+        return fake_probabilities(logits, self.config.temperature)
 
     def predict(
         self, faces: Sequence[Any] | np.ndarray | torch.Tensor, batch_size: int = 32
@@ -189,6 +194,16 @@ class Detector(nn.Module):
 
     # checkpoints --------------------------------------------------------------------------
 
+    def weights_digest(self, everything: bool = False) -> str:
+        """sha256 of the trained tensors (``everything``: of every tensor): results scored with
+        equal digests and configs are interchangeable."""
+        digest = hashlib.sha256()
+        tensors = self.state_dict() if everything else self.trained_state_dict()
+        for name, tensor in sorted(tensors.items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()
+
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
         """Only the tensors the adapter trains (LayerNorm, head, LoRA)."""
         params = dict(self.named_parameters())
@@ -208,3 +223,15 @@ class Detector(nn.Module):
             {"format": "dfdetect", "backbone": self.config.backbone},
         )
         return directory
+
+
+def onnx_detector(checkpoint: Checkpoint, device, dtype) -> OnnxDetector:
+    """The ONNX Runtime detector of an ONNX export (CPU, float32 only)."""
+    if device is not None and str(device) not in ("cpu", "auto"):
+        raise ModelNotFoundError(
+            f"{checkpoint.onnx}: ONNX exports run on the CPU; for {device} load the original "
+            "checkpoint (runtime torch)"
+        )
+    if dtype is not None and resolve_dtype(dtype, torch.device("cpu")) != torch.float32:
+        raise ModelNotFoundError(f"{checkpoint.onnx}: ONNX exports run in float32, not {dtype}")
+    return OnnxDetector(checkpoint.config, checkpoint.onnx)

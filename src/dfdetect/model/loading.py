@@ -17,10 +17,11 @@ from dfdetect.model.checkpoint import Checkpoint, read_safetensors
 from dfdetect.model.config import CONFIG_NAME, FORMAT_NAME, WEIGHTS_NAME, DetectorConfig, read_json
 from dfdetect.model.gend import GEND_MODEL_TYPE, read_gend, read_lightning
 from dfdetect.model.hub import resolve_folder
+from dfdetect.model.onnx_detector import ONNX_NAME
 from dfdetect.model.registry import ALIASES, BACKBONES, TINY_RANDOM
 from dfdetect.model.torchscript import read_torchscript
 
-CHECKPOINT_FILES = ("config.json", "*.safetensors", "model.ckpt", "model.torchscript")
+CHECKPOINT_FILES = ("config.json", "*.safetensors", "model.ckpt", "model.torchscript", "*.onnx")
 LIGHTNING_FILE = "model.ckpt"
 TORCHSCRIPT_FILE = "model.torchscript"
 TORCHSCRIPT_SUFFIXES = (".torchscript", ".pt", ".pth", ".jit")
@@ -28,8 +29,15 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def read_dfdetect(folder: Path, data: dict) -> Checkpoint:
-    """dfdetect's own format: config.json + the trained tensors in model.safetensors."""
-    return Checkpoint(DetectorConfig.from_dict(data), read_safetensors(folder / WEIGHTS_NAME))
+    """dfdetect's own format: config.json + the trained tensors in model.safetensors, or, for an
+    ONNX export, config.json + model.onnx."""
+    config = DetectorConfig.from_dict(data)
+    if config.onnx is not None:
+        graph = folder / config.onnx.get("file", ONNX_NAME)
+        if not graph.is_file():
+            raise CheckpointError(f"{folder}: ONNX export without its graph {graph.name}")
+        return Checkpoint(config, onnx=graph)
+    return Checkpoint(config, read_safetensors(folder / WEIGHTS_NAME))
 
 
 def _is_torchscript(path: Path) -> bool:

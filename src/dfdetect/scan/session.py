@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dfdetect.errors import ModelNotFoundError
 from dfdetect.scan.export import write_results
 from dfdetect.scan.options import ScanOptions, stable_hash
 from dfdetect.scan.pipeline import ScanPipeline
@@ -21,13 +22,9 @@ from dfdetect.scan.visuals import encode_visuals
 def model_key(name: str, detector, options: ScanOptions, face_pipeline: dict | None = None) -> str:
     """``name@hash`` of the detector's config, its trained tensors, the face pipeline used and
     the result-changing scan options: results stored under one key are interchangeable."""
-    weights = hashlib.sha256()
-    for param_name, tensor in sorted(detector.trained_state_dict().items()):
-        weights.update(param_name.encode())
-        weights.update(tensor.detach().float().cpu().numpy().tobytes())
     fingerprint = {
         "config": detector.config.to_dict(),
-        "weights": weights.hexdigest(),
+        "weights": detector.weights_digest(),
         "options": options.result_fingerprint(),
         "face_pipeline": face_pipeline,
     }
@@ -56,15 +53,19 @@ class ScanSession:
         face_detector: str | None = None,
         scrfd_model: str | None = None,
         model_sampling: bool = False,
+        runtime: str = "auto",
     ) -> ScanSession:
         """Load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and the face detector
         its recorded face pipeline asks for (``face_detector`` overrides it; see
         :func:`dfdetect.faces.pipeline.choose_detector`) on ``device``; open the results
         database ``db``. With ``model_sampling``, videos are sampled as the model's pipeline
-        says (its frame count and order) instead of ``options.frames``/``options.sampling``."""
+        says (its frame count and order) instead of ``options.frames``/``options.sampling``.
+        ``runtime`` picks the engine that scores faces (:mod:`dfdetect.model.runtime`); heatmaps
+        are always computed with PyTorch."""
         from dfdetect import Detector
         from dfdetect.faces.pipeline import build_face_detector
         from dfdetect.model import DEFAULT_MODEL
+        from dfdetect.model.runtime import select_runtime
 
         name = model or DEFAULT_MODEL
         detector = Detector.from_pretrained(name, device=device)
@@ -77,7 +78,14 @@ class ScanSession:
         )
         if model_sampling:
             options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
-        pipeline = ScanPipeline(detector, faces, options, face_pipeline=used)
+        predictor = select_runtime(detector, runtime)
+        explainer = detector if options.explain else None
+        if explainer is not None and not hasattr(explainer, "forward"):
+            raise ModelNotFoundError(
+                f"{name} is an ONNX export: heatmaps (--report, --heatmaps) need the original "
+                "PyTorch checkpoint"
+            )
+        pipeline = ScanPipeline(predictor, faces, options, explainer=explainer, face_pipeline=used)
         key = model_key(name, detector, options, used.to_dict())
         return cls(pipeline, ResultStore(db), key, name)
 

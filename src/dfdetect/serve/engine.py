@@ -31,6 +31,7 @@ class Engine:
         """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
         from dfdetect import Detector
         from dfdetect.faces.pipeline import build_face_detector
+        from dfdetect.model.runtime import select_runtime
         from dfdetect.scan.options import ScanOptions
         from dfdetect.scan.pipeline import ScanPipeline
 
@@ -47,7 +48,10 @@ class Engine:
             detector=settings.face_detector,
             scrfd_model=settings.scrfd_model,
         )
-        batcher = DynamicBatcher(detector, settings.batch_size, settings.batch_wait_s, on_batch)
+        predictor = select_runtime(detector, settings.runtime)
+        batcher = DynamicBatcher(predictor, settings.batch_size, settings.batch_wait_s, on_batch)
+        # heatmaps need gradients: PyTorch; an ONNX export serves scores only
+        explains = (False, True) if hasattr(detector, "forward") else (False,)
         pipelines = {
             explain: ScanPipeline(
                 batcher,
@@ -56,7 +60,7 @@ class Engine:
                 explainer=detector,
                 face_pipeline=used,
             )
-            for explain in (False, True)
+            for explain in explains
         }
         return cls(settings.model, batcher, pipelines)
 
@@ -75,7 +79,7 @@ class Engine:
         Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed;
         a readable file without faces is a result with status ``no_face``.
         """
-        result = self.pipelines[heatmaps].analyze_path(path)
+        result = self.pipelines[heatmaps and True in self.pipelines].analyze_path(path)
         if result.failed:
             error = result.error or {}
             raise MediaError(filename, error.get("reason", "unreadable"), error.get("detail", ""))

@@ -1,0 +1,139 @@
+"""ONNX export and runtime selection: the exported folder runs on ONNX Runtime with the
+Detector's API and results, int8 says what it costs, ``auto`` exports once and reuses the cache,
+and scan / evaluate give the same scores on either runtime."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dfdetect import Detector
+from dfdetect.cli import main
+from dfdetect.errors import ModelNotFoundError
+from dfdetect.faces.pipeline import GEND_PIPELINE
+from dfdetect.model.export import ExportError, export_onnx
+from dfdetect.model.onnx_detector import OnnxDetector
+from dfdetect.model.runtime import cached_onnx, load_detector, select_runtime
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Detector, Path]:
+    """tiny-random with moved LayerNorms, a calibrated temperature and GenD's face pipeline,
+    saved as a dfdetect checkpoint."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = Detector.from_pretrained("tiny-random", device="cpu")
+    with torch.no_grad():
+        for name, p in det.named_parameters():
+            if name in det.trained_names:
+                p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    det.config = replace(det.config, temperature=1.7, threshold=0.42, face_pipeline=GEND_PIPELINE)
+    return det, det.save_pretrained(tmp_path_factory.mktemp("ckpt") / "model")
+
+
+@pytest.fixture(scope="module")
+def faces(samples_dir) -> list[np.ndarray]:
+    from PIL import Image
+
+    paths = sorted(samples_dir.glob("*/*/*/*.png"))[:6]
+    return [np.array(Image.open(p).convert("RGB")) for p in paths]
+
+
+def test_fp32_export_gives_the_same_scores_and_carries_the_config(tmp_path, trained, faces):
+    det, _ = trained
+    exported, drift = export_onnx(det, tmp_path / "onnx")
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["config.json", "model.onnx"]
+    assert drift["max_abs_dp"] < 1e-5
+    loaded = Detector.from_pretrained(tmp_path / "onnx")
+    assert isinstance(loaded, OnnxDetector)
+    expected = det.predict(faces)
+    assert np.ptp(expected) > 1e-4
+    np.testing.assert_allclose(loaded.predict(faces), expected, atol=1e-5)
+    np.testing.assert_allclose(exported.predict(faces), expected, atol=1e-5)
+    config = loaded.config
+    assert (config.temperature, config.threshold) == (1.7, 0.42)
+    assert config.face_pipeline == GEND_PIPELINE and config.onnx["int8"] is False
+    with pytest.raises(ExportError, match="not empty"):
+        export_onnx(det, tmp_path / "onnx")
+    with pytest.raises(ModelNotFoundError, match="run on the CPU"):
+        Detector.from_pretrained(tmp_path / "onnx", device="cuda")
+
+
+def test_int8_export_reports_its_drift(tmp_path, trained, faces):
+    det, _ = trained
+    exported, drift = export_onnx(det, tmp_path / "int8", int8=True)
+    fp32_bytes = sum(p.numel() for p in det.parameters()) * 4
+    assert (tmp_path / "int8" / "model.onnx").stat().st_size < 0.5 * fp32_bytes
+    assert 0 < drift["max_abs_dp"] < 0.05
+    measured = np.abs(exported.predict(faces) - det.predict(faces)).max()
+    assert 0 < measured < 0.05
+
+
+def test_auto_runtime_exports_once_then_reuses_the_cache(tmp_path, trained, faces):
+    det, folder = trained
+    first = load_detector(str(folder), runtime="auto", cache=tmp_path)
+    assert isinstance(first, OnnxDetector)
+    [cached] = list((tmp_path / "onnx").iterdir())
+    stamp = (cached / "model.onnx").stat().st_mtime_ns
+    again = load_detector(str(folder), runtime="auto", cache=tmp_path)
+    assert again.path == first.path and (cached / "model.onnx").stat().st_mtime_ns == stamp
+    np.testing.assert_allclose(again.predict(faces), det.predict(faces), atol=1e-5)
+    assert isinstance(load_detector(str(folder), runtime="torch"), Detector)
+    changed = Detector.from_pretrained(folder, device="cpu")
+    changed.config.threshold = 0.9  # another model: another cache entry
+    assert cached_onnx(changed, tmp_path).path != first.path
+    with pytest.raises(ModelNotFoundError, match="ONNX export"):
+        select_runtime(first, "torch")
+    assert select_runtime(first, "onnx") is first
+
+
+def test_export_cli_checks_auroc_and_refuses_losses(tmp_path, trained, samples_dir, capsys):
+    _, folder = trained
+    data = f"cdfv2={samples_dir / 'CDFv2'}"
+    code = main(["export", str(folder), "--out", str(tmp_path / "a"), "--check-data", data])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["auroc"]["drop"] == pytest.approx(0.0, abs=1e-9)
+    assert 0.0 <= report["auroc"]["reference"] <= 1.0
+    argv = ["export", str(folder), "--int8", "--check-data", data, "--max-auroc-drop", "-1"]
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 4  # any result loses more than -1
+    assert not (tmp_path / "b").exists() and "nothing written" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "c"), "--force"]) == 0
+    assert (tmp_path / "c" / "model.onnx").is_file()
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "c"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "onnx-int8"
+
+
+def test_scan_and_evaluate_agree_across_runtimes(tmp_path, trained, samples_dir, capsys):
+    from dfdetect.media.synthetic import face_image
+    from test_scan_media import load_crop
+
+    _, folder = trained
+    photo = tmp_path / "face.png"
+    face_image(photo, load_crop(sorted(samples_dir.glob("FF/*/*/*.png"))[0]))
+    probs = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.jsonl"
+        argv = ["scan", str(photo), "--model", str(folder), "--runtime", runtime, "--quiet"]
+        assert main([*argv, "--out", str(out), "--db", str(tmp_path / f"{runtime}.db")]) == 0
+        probs[runtime] = json.loads(out.read_text())["prob"]
+        evaluation = tmp_path / f"eval-{runtime}"
+        argv = ["evaluate", "--model", str(folder), "--runtime", runtime, "--no-plots", "--quiet"]
+        data = ["--data", f"cdfv2={samples_dir / 'CDFv2'}@all", "--bootstrap", "0"]
+        assert main([*argv, *data, "--out", str(evaluation)]) == 0
+        probs[f"eval-{runtime}"] = json.loads((evaluation / "metrics.json").read_text())
+    capsys.readouterr()
+    assert probs["torch"] == pytest.approx(probs["onnx"], abs=1e-5)
+    video = {
+        r: probs[f"eval-{r}"]["datasets"]["CDFv2"]["video"]["auroc"] for r in ("torch", "onnx")
+    }
+    assert video["torch"] == pytest.approx(video["onnx"], abs=1e-9)
