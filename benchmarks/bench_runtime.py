@@ -1,0 +1,84 @@
+"""Images/s of ``predict`` on PyTorch fp32, ONNX Runtime fp32 and ONNX Runtime int8, side by
+side in one run (interleaved rounds), with each export's drift and export time.
+
+Random weights of the chosen architecture (no download), random 256x256 uint8 faces.
+
+    python benchmarks/bench_runtime.py --backbone vit-b16 --batch-size 8 --iters 3
+    python benchmarks/bench_runtime.py --backbone vit-l14 --batch-size 8 --iters 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_predict import interleaved_rates
+
+from dfdetect.model.config import DetectorConfig
+from dfdetect.model.detector import Detector
+from dfdetect.model.export import export_onnx
+from dfdetect.model.registry import known_backbones
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="vit-b16", help=f"one of {known_backbones()}")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead")
+    args = parser.parse_args(argv)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = Detector.from_config(
+            DetectorConfig(backbone=args.backbone), pretrained_backbone=False, device="cpu"
+        )
+    faces = list(
+        np.random.default_rng(0).integers(0, 256, (args.batch_size, 256, 256, 3), np.uint8)
+    )
+    results: dict[str, object] = {
+        "backbone": det.config.backbone,
+        "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = {}
+        for name, int8 in (("onnx_fp32", False), ("onnx_int8", True)):
+            start = time.perf_counter()
+            exported[name], drift = export_onnx(det, Path(tmp) / name, int8=int8)
+            results[f"{name}_export_s"] = round(time.perf_counter() - start, 1)
+            results[f"{name}_max_abs_dp"] = drift["max_abs_dp"]
+            results[f"{name}_max_rel_logit_error"] = drift["max_rel_logit_error"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rates = interleaved_rates(
+                {
+                    "torch_fp32": lambda: det.predict(faces, batch_size=args.batch_size),
+                    **{
+                        name: (lambda m=m: m.predict(faces, batch_size=args.batch_size))
+                        for name, m in exported.items()
+                    },
+                },
+                len(faces),
+                args.iters,
+                det.device,
+            )
+    for name, rate in rates.items():
+        results[f"{name}_images_per_s"] = rate
+        results[f"{name}_speedup"] = rate / rates["torch_fp32"]
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:36s} {value:.3g}" if isinstance(value, float) else f"{key:36s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
