@@ -94,12 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         **rates,
     }
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for key, value in results.items():
-            print(f"{key:36s} {value:.3g}" if isinstance(value, float) else f"{key:36s} {value}")
+    print_results(results, args.json)
     return 0
+
+
+def print_results(results: dict, as_json: bool) -> None:
+    """One JSON line, or aligned ``name value`` lines."""
+    if as_json:
+        print(json.dumps(results))
+        return
+    for key, value in results.items():
+        print(f"{key:36s} {value:.3g}" if isinstance(value, float) else f"{key:36s} {value}")
 
 
 if __name__ == "__main__":

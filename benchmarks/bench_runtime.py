@@ -10,7 +10,6 @@ Random weights of the chosen architecture (no download), random 256x256 uint8 fa
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 import warnings
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_predict import interleaved_rates
+from bench_predict import interleaved_rates, print_results
 
 from dfdetect.model.config import DetectorConfig
 from dfdetect.model.detector import Detector
@@ -72,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rate in rates.items():
         results[f"{name}_images_per_s"] = rate
         results[f"{name}_speedup"] = rate / rates["torch_fp32"]
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for key, value in results.items():
-            print(f"{key:36s} {value:.3g}" if isinstance(value, float) else f"{key:36s} {value}")
+    print_results(results, args.json)
     return 0
 
 

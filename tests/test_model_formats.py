@@ -27,6 +27,7 @@ from dfdetect import Detector
 from dfdetect.errors import CheckpointError
 from dfdetect.faces.pipeline import FIRST_PAPER_PIPELINE, GEND_PIPELINE
 from dfdetect.model.registry import BACKBONES
+from test_model_import import _Payload
 
 
 def randomize_layernorms(module: nn.Module, seed: int) -> None:
@@ -328,15 +329,6 @@ def test_torchscript_tensors_import_without_running_it(tmp_path, faces, normaliz
     path.rename(tmp_path / "folder" / "model.torchscript")
     again = Detector.from_pretrained(tmp_path / "folder")
     np.testing.assert_allclose(again.predict(faces), det.predict(faces), atol=1e-6)
-
-
-class _Payload:
-    """Unpickling this would create a file: proof that nothing from the archive ran."""
-
-    marker: Path
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
 
 
 def test_torchscript_with_foreign_objects_is_refused_and_never_run(tmp_path):

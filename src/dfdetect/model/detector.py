@@ -25,7 +25,7 @@ from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
 from dfdetect.model.checkpoint import Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
 from dfdetect.model.device import resolve_device, resolve_dtype
-from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities
+from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities, predict_batches
 from dfdetect.model.preprocess import preprocess_faces
 from dfdetect.model.registry import TINY_RANDOM
 
@@ -176,21 +176,14 @@ class Detector(nn.Module):
         self, faces: Sequence[Any] | np.ndarray | torch.Tensor, batch_size: int = 32
     ) -> np.ndarray:
         """P(fake) for each face, as an (N,) float32 array."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self._warn_if_random()
-        out = np.empty(len(faces), dtype=np.float32)
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                for start in range(0, len(faces), batch_size):
-                    logits = self(self.preprocess(faces[start : start + batch_size]))
-                    probs = self.probabilities(logits)
-                    out[start : start + len(probs)] = probs.cpu().numpy()
+                return predict_batches(self, faces, batch_size)
         finally:
             self.train(was_training)
-        return out
 
     # checkpoints --------------------------------------------------------------------------
 

@@ -25,6 +25,20 @@ def fake_probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor
     return torch.softmax(logits.float() / temperature, dim=-1)[:, 1]
 
 
+def predict_batches(
+    scorer, faces: Sequence[Any] | np.ndarray | torch.Tensor, batch_size: int
+) -> np.ndarray:
+    """P(fake) for each face as an (N,) float32 array, ``batch_size`` faces per call of
+    ``scorer`` (a Detector or an OnnxDetector: ``preprocess``, call, ``probabilities``)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    out = np.empty(len(faces), dtype=np.float32)
+    for start in range(0, len(faces), batch_size):
+        probs = scorer.probabilities(scorer(scorer.preprocess(faces[start : start + batch_size])))
+        out[start : start + len(probs)] = probs.cpu().numpy()
+    return out
+
+
 def ort_session(path: Path, threads: int | None = None):
     """An ONNX Runtime CPU session for ``path`` (``threads`` None: all cores)."""
     try:
@@ -94,10 +108,4 @@ class OnnxDetector:
         self, faces: Sequence[Any] | np.ndarray | torch.Tensor, batch_size: int = 32
     ) -> np.ndarray:
         """P(fake) for each face, as an (N,) float32 array."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        out = np.empty(len(faces), dtype=np.float32)
-        for start in range(0, len(faces), batch_size):
-            logits = self(self.preprocess(faces[start : start + batch_size]))
-            out[start : start + len(logits)] = self.probabilities(logits).numpy()
-        return out
+        return predict_batches(self, faces, batch_size)
