@@ -86,6 +86,39 @@ def write_graph(path: Path, outputs: list[np.ndarray], input_shape=(1, 3, "?", "
     return path
 
 
+def write_batched_graph(path: Path, outputs: list[np.ndarray]) -> Path:
+    """A graph with a dynamic batch axis whose outputs are ``outputs`` (each (rows, cols))
+    repeated for every image of the batch: (N, rows, cols)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Shape", ["input.1"], ["shape"]),
+        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.int64([0]))),
+        helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.int64([1]))),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
+    ]
+    infos = []
+    for i, out in enumerate(outputs):
+        sizes = numpy_helper.from_array(np.int64(out.shape), f"sizes{i}")
+        nodes += [
+            helper.make_node("Constant", [], [f"c{i}"], value=numpy_helper.from_array(out[None])),
+            helper.make_node("Constant", [], [f"s{i}"], value=sizes),
+            helper.make_node("Concat", ["batch", f"s{i}"], [f"target{i}"], axis=0),
+            helper.make_node("Expand", [f"c{i}", f"target{i}"], [f"out{i}"]),
+        ]
+        infos.append(helper.make_tensor_value_info(f"out{i}", TensorProto.FLOAT, ["N", *out.shape]))
+    graph = helper.make_graph(
+        nodes,
+        "scrfd_batched_test",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, ["N", 3, "?", "?"])],
+        infos,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory) -> Path:
     return write_graph(tmp_path_factory.mktemp("scrfd") / "det_10g.onnx", planted_outputs())
@@ -142,6 +175,31 @@ def test_decodes_known_outputs_to_image_pixels(tmp_path, image, batched) -> None
     np.testing.assert_allclose(b.box, BOX_B, atol=1e-4)
     np.testing.assert_allclose(b.landmarks, KPS_B, atol=1e-4)
     assert a.box.dtype == np.float32 and a.landmarks.shape == (5, 2)
+
+
+def test_graphs_with_a_batch_axis_run_batches(tmp_path, image, monkeypatch) -> None:
+    path = write_batched_graph(tmp_path / "batched.onnx", planted_outputs())
+    detector = _detector(path, batch_size=2)
+    assert detector.batch_size == 2
+    runs = []
+    run = detector.session.run
+    monkeypatch.setattr(
+        detector.session,
+        "run",
+        lambda names, feed: runs.append(feed["input.1"].shape) or run(names, feed),
+    )
+    half = np.zeros((240, 480, 3), np.uint8)  # letterboxed at 4/3: image pixels x 0.75
+    faces = detector.detect([image, half, image])
+    assert runs == [(2, 3, 640, 640), (1, 3, 640, 640)]
+    np.testing.assert_allclose(faces[0][0].box, BOX_A, atol=1e-4)
+    np.testing.assert_allclose(faces[1][0].box, np.float32(BOX_A) / 2, atol=1e-4)
+    np.testing.assert_allclose(faces[1][1].landmarks, np.float32(KPS_B) / 2, atol=1e-4)
+    assert [len(f) for f in faces] == [2, 2, 2]
+    # det_10g's layout (batch 1, outputs without a batch axis) runs one image at a time
+    assert (
+        _detector(write_graph(tmp_path / "one.onnx", planted_outputs()), batch_size=8).batch_size
+        == 1
+    )
 
 
 def test_threshold_is_inclusive_and_min_face_size_filters(graph, image) -> None:

@@ -67,8 +67,9 @@ class SCRFDDetector:
     (longer side, pixels; 0 keeps all, as InsightFace). ``max_side`` as for MTCNN: larger
     images are first downscaled (area averaging) so their longer side is ``max_side``, then
     letterboxed; results come back in the input image's pixels. Frames up to ``max_side`` are
-    detected exactly as InsightFace detects them. ``device``: ``"cpu"``, ``"cuda[:N]"`` or
-    None (CUDA when onnxruntime has it).
+    detected exactly as InsightFace detects them. ``batch_size``: images per run for graphs
+    with a batch axis (outputs (N, rows, cols)); det_10g runs one image at a time. ``device``:
+    ``"cpu"``, ``"cuda[:N]"`` or None (CUDA when onnxruntime has it).
     """
 
     name = "scrfd"
@@ -84,6 +85,7 @@ class SCRFDDetector:
         nms_threshold: float = DEFAULT_NMS_THRESHOLD,
         input_size: int | tuple[int, int] | None = None,
         max_side: int | None = DEFAULT_MAX_SIDE,
+        batch_size: int = 16,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
@@ -109,7 +111,13 @@ class SCRFDDetector:
         graph_input = self.session.get_inputs()[0]
         self.input_name = graph_input.name
         self.input_size = _input_size(graph_input.shape, input_size, self.model_path)
-        self.output_names = [output.name for output in self.session.get_outputs()]
+        outputs = self.session.get_outputs()
+        self.output_names = [output.name for output in outputs]
+        # graphs with a batch axis (dynamic, outputs (N, rows, cols)) take several images per
+        # run; det_10g takes one (input (1, 3, H, W), outputs (rows, cols))
+        batched = not isinstance(graph_input.shape[0], int)
+        batched = batched and all(len(output.shape or ()) == 3 for output in outputs)
+        self.batch_size = max(1, int(batch_size)) if batched else 1
         if len(self.output_names) not in LAYOUTS:
             raise CheckpointError(
                 f"{self.model_path}: {len(self.output_names)} outputs; expected an SCRFD graph "
@@ -123,19 +131,27 @@ class SCRFDDetector:
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Faces per image (RGB uint8 H x W x 3), highest score first, in the image's pixels."""
-        results = []
-        for i, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"image {i}: expected RGB uint8 (H, W, 3), got {image.shape}")
-            scale = downscale_factor(image.shape, self.max_side)
-            small = image if scale == 1.0 else downscale(image, scale)
-            faces = to_image_pixels(self._detect_one(small), small.shape, image.shape)
-            results.append([f for f in faces if max(f.width, f.height) >= self.min_face_size])
+        results: list[list[Face]] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            copies, blobs, det_scales = [], [], []
+            for i, image in enumerate(chunk, start):
+                if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                    raise ValueError(f"image {i}: expected RGB uint8 (H, W, 3), got {image.shape}")
+                scale = downscale_factor(image.shape, self.max_side)
+                copies.append(image if scale == 1.0 else downscale(image, scale))
+                blob, det_scale = letterbox(copies[-1], self.input_size)
+                blobs.append(blob)
+                det_scales.append(det_scale)
+            outputs = self.session.run(self.output_names, {self.input_name: np.concatenate(blobs)})
+            for k, (image, copy) in enumerate(zip(chunk, copies, strict=True)):
+                mine = [out[k] if out.ndim == 3 else out for out in outputs]
+                faces = to_image_pixels(self._faces(mine, det_scales[k]), copy.shape, image.shape)
+                results.append([f for f in faces if max(f.width, f.height) >= self.min_face_size])
         return results
 
-    def _detect_one(self, image: np.ndarray) -> list[Face]:
-        blob, det_scale = letterbox(image, self.input_size)
-        outputs = self.session.run(self.output_names, {self.input_name: blob})
+    def _faces(self, outputs: Sequence[np.ndarray], det_scale: float) -> list[Face]:
+        """One image's faces from its outputs, in pixels of the image that was letterboxed."""
         boxes, scores, points = self.decode(outputs)
         boxes, points = boxes / det_scale, points / det_scale
         keep = nms(
@@ -147,7 +163,8 @@ class SCRFDDetector:
 
     def decode(self, outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4), scores (N,) and keypoints (N, 5, 2), float32 in network-input pixels,
-        of the anchors scoring at least ``threshold``, by stride then anchor."""
+        of the anchors scoring at least ``threshold``, by stride then anchor, from one image's
+        outputs (each (rows, cols))."""
         levels = len(self.strides)
         boxes, scores, points = [], [], []
         for level, (stride, centres) in enumerate(zip(self.strides, self._centres, strict=True)):
@@ -165,11 +182,8 @@ class SCRFDDetector:
     def _output(
         self, outputs: Sequence[np.ndarray], index: int, rows: int, cols: int
     ) -> np.ndarray:
-        """Output ``index`` as float32 (rows, cols): unbatched graphs (det_10g) give it so,
-        batched exports as (1, rows, cols)."""
+        """One image's output ``index``, checked to be float32 (rows, cols)."""
         out = np.asarray(outputs[index])
-        if out.ndim == 3 and out.shape[0] == 1:
-            out = out[0]
         if out.shape != (rows, cols):
             raise CheckpointError(
                 f"{self.model_path}: output {index} ({self.output_names[index]!r}) has shape "
