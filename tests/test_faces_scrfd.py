@@ -306,3 +306,23 @@ def test_licence_is_printed_once_per_process(graph, monkeypatch, capsys) -> None
     err = capsys.readouterr().err
     assert err.count("non-commercial research purposes only") == 1
     assert str(graph) in err
+
+
+def test_device_picks_the_onnxruntime_providers() -> None:
+    class Runtime:
+        def __init__(self, *providers: str) -> None:
+            self.providers = [*providers, "CPUExecutionProvider"]
+
+        def get_available_providers(self) -> list[str]:
+            return self.providers
+
+    cuda, cpu_only = Runtime("CUDAExecutionProvider"), Runtime()
+    cuda_first = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+    assert scrfd_module._providers(cuda, None) == cuda_first
+    assert scrfd_module._providers(cpu_only, None) == ["CPUExecutionProvider"]
+    assert scrfd_module._providers(cuda, "cpu") == ["CPUExecutionProvider"]
+    assert scrfd_module._providers(cuda, "cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    with pytest.raises(ValueError, match="no CUDA"):
+        scrfd_module._providers(cpu_only, "cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        scrfd_module._providers(cuda, "mps")

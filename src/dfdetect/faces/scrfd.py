@@ -43,8 +43,8 @@ HOW_TO_GET = (
     "The scrfd detector runs InsightFace's SCRFD graphs, which dfdetect does not ship "
     "(non-commercial research licence). Get det_10g.onnx from InsightFace's buffalo_l model pack "
     "(e.g. ~/.insightface/models/buffalo_l/ after `insightface` has fetched it, or a Hub "
-    "repository holding the pack) and pass its path (model=PATH, CLI --scrfd-model PATH), or a "
-    "Hub repository id with filename=<path of the .onnx in the repository>."
+    "repository holding the pack) and pass its path or folder (model=PATH), or a Hub "
+    "repository id (model=OWNER/REPO) with filename=<path of the .onnx in the repository>."
 )
 _licence_shown = False
 
