@@ -33,18 +33,17 @@ class AlignedFace:
 
 def similarity_transform(landmarks: np.ndarray, preset: CropPreset) -> tuple[np.ndarray, int]:
     """The (2, 3) image->crop similarity (OpenCV ``estimateAffinePartial2D``, LMEDS) and the
-    crop side: ``preset.size``, or for native size :func:`native_side`'s."""
+    crop side: ``preset.size``, or for native size :func:`native_side`'s. Fitted at the crop's
+    side, as GenD fits it (the same matrix bit for bit, for the ``gend`` preset), except for
+    ``lmeds`` native sizes, which are read from a fit at a reference side."""
     src = np.asarray(landmarks, dtype=np.float32).reshape(5, 2)
     if not np.isfinite(src).all():
         raise ValueError("landmarks contain NaN or infinite values")
-    if preset.size is None and preset.size_rule == "gend":
-        side = native_side(src, preset)
-        return _fit(src, preset.destination(side)), side  # fitted at the side, as GenD does
+    if preset.size is not None or preset.size_rule == "gend":
+        side = preset.size if preset.size is not None else native_side(src, preset)
+        return _fit(src, preset.destination(side)), side
     matrix = _fit(src, preset.destination(_REFERENCE_SIDE))
-    if preset.size is None:
-        side = max(_MIN_SIDE, round(_REFERENCE_SIDE / _scale(matrix)))
-    else:
-        side = preset.size
+    side = max(_MIN_SIDE, round(_REFERENCE_SIDE / _scale(matrix)))
     return matrix * (side / _REFERENCE_SIDE), side
 
 

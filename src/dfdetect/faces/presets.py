@@ -76,8 +76,12 @@ class CropPreset:
         return hash(repr(self.to_dict()))
 
     def destination(self, size: float) -> np.ndarray:
-        """The (5, 2) landmark targets in pixels of a ``size`` x ``size`` crop, margin applied."""
-        return ((self.template - 0.5) / self.margin + 0.5) * np.float32(size)
+        """The (5, 2) float32 landmark targets in pixels of a ``size`` x ``size`` crop, margin
+        applied: ``((template - 0.5) / margin + 0.5) * size``, computed in GenD's order (the
+        template scaled, shifted by the margin, shrunk) so that its float32 values, and the
+        similarity fitted to them, are GenD's bit for bit."""
+        border = size * (self.margin - 1) / 2.0
+        return (self.template * size + border) * (size / (size + 2 * border))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (recorded in manifests and model configs)."""
