@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dfdetect.faces import CropPreset, align_face, get_preset
-from dfdetect.faces.align import native_side
+from dfdetect.faces.align import native_side, similarity_transform
 from dfdetect.faces.presets import ARCFACE_TEMPLATE_112
 
 
@@ -135,3 +135,34 @@ def test_size_rule_roundtrip_default_and_errors() -> None:
     assert get_preset("gend", size=None) != GEND_NATIVE
     with pytest.raises(ValueError, match="size_rule must be one of"):
         get_preset("gend", size_rule="median")  # type: ignore[arg-type]
+
+
+def _gend_reference(landmarks: np.ndarray, size: int | None) -> tuple[int, np.ndarray]:
+    """GenD's align_face geometry step by step (float32 as it runs): side from the distance
+    ratios when ``size`` is None; template x side, + the margin border, x side / (side + 2
+    border); LMEDS fit at that side."""
+    template = np.float32(get_preset("gend").template)
+    if size is None:
+        pairs = np.triu_indices(5, k=1)
+        ratios = [
+            np.linalg.norm(landmarks[i] - landmarks[j]) / np.linalg.norm(template[i] - template[j])
+            for i, j in zip(*pairs, strict=True)
+        ]
+        size = int(np.round(np.mean(np.float32(ratios)) * 1.3))
+    border = size * 0.3 / 2.0
+    dst = template * size
+    dst += border
+    dst *= size / (size + 2 * border)
+    return size, cv2.estimateAffinePartial2D(landmarks, dst, method=cv2.LMEDS)[0]
+
+
+def test_gend_crops_get_gends_matrix_bit_for_bit() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        k = rng.uniform(20, 400)
+        noise = rng.normal(0, 0.03 * k, (5, 2))
+        landmarks = np.float32(TEMPLATE * k + noise + rng.uniform(0, 1000, 2))
+        for preset, size in ((GEND_NATIVE, None), (get_preset("gend"), 256)):
+            side, matrix = _gend_reference(landmarks, size)
+            assert similarity_transform(landmarks, preset)[1] == side
+            np.testing.assert_array_equal(similarity_transform(landmarks, preset)[0], matrix)
