@@ -4,6 +4,7 @@ without downscaling (``max_side``).
 
     python benchmarks/bench_faces.py [--frames 32] [--batch-sizes 1 4 16] [--threads N]
                                      [--photo-mp 12 48] [--max-sides 0 1920 1280]
+                                     [--detector mtcnn|scrfd] [--scrfd-model PATH]
                                      [--json out.json]
 
 Frames hold one real face each (the shared sample crops pasted at random scale, rotation and
@@ -11,7 +12,9 @@ position); without ../shared the faces are skipped and the frames hold textured 
 Photos (4:3) hold three real faces about 150, 400 and 1000 px wide (scaled with the photo) on
 a smooth generated background; each photo row runs in a fresh process, and "peak MB" is how
 far detection raises the process's resident memory above that of a warmed-up detector
-holding the photo. ``--max-sides 0`` is no downscaling.
+holding the photo. ``--max-sides 0`` is no downscaling. ``--detector scrfd`` times InsightFace's
+SCRFD graph named by ``--scrfd-model`` (e.g. det_10g.onnx; onnxruntime threads, not torch's)
+instead of MTCNN.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from dfdetect.faces import create_face_detector, crop_faces, get_preset
+from dfdetect.faces import FaceDetector, create_face_detector, crop_faces, get_preset
 from dfdetect.media import VideoReader, load_image, sample_frame_indices
 from dfdetect.media.synthetic import paste_face, write_video
 
@@ -59,8 +62,17 @@ def make_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def bench_detect(frames: list[np.ndarray], device: str, batch_size: int, repeats: int) -> dict:
-    detector = create_face_detector("mtcnn", device=device, batch_size=batch_size)
+def make_detector(name: str, scrfd_model: Path | None, **options) -> FaceDetector:
+    """The benchmarked detector; SCRFD reads its weights from ``scrfd_model``."""
+    if name == "scrfd":
+        options["model"] = scrfd_model
+    return create_face_detector(name, **options)
+
+
+def bench_detect(
+    frames: list[np.ndarray], device: str, batch_size: int, repeats: int, detector_args: tuple
+) -> dict:
+    detector = make_detector(*detector_args, device=device, batch_size=batch_size)
     preset = get_preset("gend")
     crop_faces(frames[:batch_size], detector, preset)  # warm-up
     times, found = [], 0
@@ -74,7 +86,7 @@ def bench_detect(frames: list[np.ndarray], device: str, batch_size: int, repeats
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     return {
-        "what": "detect+align",
+        "what": f"detect+align ({detector.name})",
         "device": device,
         "batch_size": batch_size,
         "frames": len(frames),
@@ -105,12 +117,14 @@ def make_photo(megapixels: float, seed: int = 0) -> np.ndarray:
     return photo
 
 
-def bench_photo(megapixels: float, max_side: int | None, threads: int | None, repeats: int) -> dict:
+def bench_photo(
+    megapixels: float, max_side: int | None, threads: int | None, repeats: int, detector_args: tuple
+) -> dict:
     """Detection on one photo; run in a fresh process so that peak memory is this row's."""
     if threads:
         torch.set_num_threads(threads)
     photo = make_photo(megapixels)
-    detector = create_face_detector("mtcnn", device="cpu", max_side=max_side)
+    detector = make_detector(*detector_args, device="cpu", max_side=max_side)
     detector.detect([photo[:480, :640].copy()])  # warm-up at a small size
     before = _reset_peak_rss_kb()
     times = []
@@ -122,7 +136,7 @@ def bench_photo(megapixels: float, max_side: int | None, threads: int | None, re
     seconds = statistics.median(times)
     height, width = photo.shape[:2]
     return {
-        "what": f"detect {width}x{height} photo, max_side {max_side}",
+        "what": f"detect {width}x{height} photo, max_side {max_side} ({detector.name})",
         "device": "cpu",
         "batch_size": 1,
         "frames": 1,
@@ -186,8 +200,13 @@ def main() -> None:
         "--max-sides", type=int, nargs="+", default=[0, 1920, 1280], help="0: no downscaling"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--detector", choices=("mtcnn", "scrfd"), default="mtcnn")
+    parser.add_argument("--scrfd-model", type=Path, default=None, help="SCRFD .onnx (scrfd)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
+    if args.detector == "scrfd" and args.scrfd_model is None:
+        parser.error("--detector scrfd needs --scrfd-model PATH (InsightFace's det_10g.onnx)")
+    detector_args = (args.detector, args.scrfd_model)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -197,17 +216,25 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
         f"faces from {SAMPLES if SAMPLES.is_dir() else 'nowhere (no shared samples)'}"
     )
-    rows = [bench_detect(frames, "cpu", b, args.repeats) for b in args.batch_sizes]
+    rows = [bench_detect(frames, "cpu", b, args.repeats, detector_args) for b in args.batch_sizes]
     if torch.cuda.is_available():
         cuda_frames = make_frames(max(args.frames, *args.cuda_batch_sizes))
-        rows += [bench_detect(cuda_frames, "cuda", b, args.repeats) for b in args.cuda_batch_sizes]
+        rows += [
+            bench_detect(cuda_frames, "cuda", b, args.repeats, detector_args)
+            for b in args.cuda_batch_sizes
+        ]
     rows.append(bench_decode(frames, 600, 32))
     for megapixels in args.photo_mp:
         for max_side in args.max_sides:
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
                 rows.append(
                     pool.submit(
-                        bench_photo, megapixels, max_side or None, args.threads, args.repeats
+                        bench_photo,
+                        megapixels,
+                        max_side or None,
+                        args.threads,
+                        args.repeats,
+                        detector_args,
                     ).result()
                 )
 

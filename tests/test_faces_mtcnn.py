@@ -126,7 +126,7 @@ def test_weights_are_the_shipped_ones_and_missing_weights_say_how_to_install(mon
 
 
 def test_registry_names() -> None:
-    with pytest.raises(KeyError, match="known: \\['mtcnn'\\]"):
+    with pytest.raises(KeyError, match="known: \\['mtcnn', 'scrfd'\\]"):
         create_face_detector("haar")
     with pytest.raises(ValueError, match="min_face_size"):
         create_face_detector(min_face_size=5)

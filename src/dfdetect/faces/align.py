@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -10,6 +10,7 @@ import numpy as np
 from dfdetect.faces.presets import CropPreset
 
 _REFERENCE_SIDE = 256.0  # the transform is estimated at this side, then rescaled
+_MIN_SIDE = 8  # pixels: the smallest native-size crop
 
 
 @dataclass(frozen=True)
@@ -32,19 +33,48 @@ class AlignedFace:
 
 def similarity_transform(landmarks: np.ndarray, preset: CropPreset) -> tuple[np.ndarray, int]:
     """The (2, 3) image->crop similarity (OpenCV ``estimateAffinePartial2D``, LMEDS) and the
-    crop side: ``preset.size``, or for native size the side at which the face keeps its scale."""
+    crop side: ``preset.size``, or for native size :func:`native_side`'s. Fitted at the crop's
+    side, as GenD fits it (the same matrix bit for bit, for the ``gend`` preset), except for
+    ``lmeds`` native sizes, which are read from a fit at a reference side."""
     src = np.asarray(landmarks, dtype=np.float32).reshape(5, 2)
     if not np.isfinite(src).all():
         raise ValueError("landmarks contain NaN or infinite values")
-    dst = preset.destination(_REFERENCE_SIDE)
+    if preset.size is not None or preset.size_rule == "gend":
+        side = preset.size if preset.size is not None else native_side(src, preset)
+        return _fit(src, preset.destination(side)), side
+    matrix = _fit(src, preset.destination(_REFERENCE_SIDE))
+    side = max(_MIN_SIDE, round(_REFERENCE_SIDE / _scale(matrix)))
+    return matrix * (side / _REFERENCE_SIDE), side
+
+
+def native_side(landmarks: np.ndarray, preset: CropPreset) -> int:
+    """The side of a native-size crop, by ``preset.size_rule``.
+
+    ``"lmeds"``: the side at which the LMEDS similarity keeps the face's scale. ``"gend"``:
+    GenD's rule (its ``--target_size none``): the mean, over the 10 pairs of the five points,
+    of (detected distance / template distance), times the margin, rounded half to even, in
+    float32 as GenD computes it. At least 8 pixels either way."""
+    src = np.asarray(landmarks, dtype=np.float32).reshape(5, 2)
+    if preset.size_rule == "lmeds":
+        return similarity_transform(src, replace(preset, size=None))[1]
+    first, second = np.triu_indices(5, k=1)
+    detected = np.linalg.norm(src[first] - src[second], axis=-1)
+    template = np.linalg.norm(preset.template[first] - preset.template[second], axis=-1)
+    return max(_MIN_SIDE, int(np.round(np.mean(detected / template) * preset.margin)))
+
+
+def _fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The LMEDS similarity taking ``src`` onto ``dst``; ValueError when none fits."""
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None or not np.isfinite(matrix).all():
         raise ValueError("landmarks are degenerate: no similarity transform fits them")
-    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    if scale <= 1e-6:
+    if _scale(matrix) <= 1e-6:
         raise ValueError("landmarks are degenerate: they collapse to a point")
-    side = preset.size if preset.size is not None else max(8, round(_REFERENCE_SIDE / scale))
-    return matrix * (side / _REFERENCE_SIDE), side
+    return matrix
+
+
+def _scale(matrix: np.ndarray) -> float:
+    return float(np.hypot(matrix[0, 0], matrix[1, 0]))
 
 
 def align_face(image: np.ndarray, landmarks: np.ndarray, preset: CropPreset) -> AlignedFace:

@@ -17,10 +17,21 @@ def _mtcnn(**options: Any) -> FaceDetector:
     return MTCNNDetector(**options)
 
 
+def _scrfd(**options: Any) -> FaceDetector:
+    from dfdetect.faces.scrfd import SCRFDDetector  # onnxruntime is imported only when used
+
+    return SCRFDDetector(**options)
+
+
 # name -> (factory, one-line description). Only backends giving five landmarks belong here:
 # alignment needs eyes, nose and mouth corners.
 DETECTORS: dict[str, tuple[Callable[..., FaceDetector], str]] = {
     "mtcnn": (_mtcnn, "MTCNN cascade, weights from facenet-pytorch 2.6.0, 5 landmarks"),
+    "scrfd": (
+        _scrfd,
+        "InsightFace SCRFD ONNX graph (e.g. det_10g.onnx, as GenD), 5 keypoints; options "
+        "model, filename, nms_threshold, input_size; weights non-commercial, never bundled",
+    ),
 }
 
 
@@ -33,7 +44,9 @@ def create_face_detector(
     max_side: int | None = DEFAULT_MAX_SIDE,
     **options: Any,
 ) -> FaceDetector:
-    """A face detector by backend name; ``threshold`` None keeps the backend's default.
+    """A face detector by backend name; ``threshold`` None keeps the backend's default;
+    ``options`` go to the backend (``scrfd``: ``model``, ``filename``, ``nms_threshold``,
+    ``input_size``; see :class:`dfdetect.faces.scrfd.SCRFDDetector`).
 
     Images whose longer side exceeds ``max_side`` are detected on a copy downscaled to it, the
     results mapped back to the image's pixels; None detects at full size (see

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dfdetect.faces.downscale import downscale, downscale_factor, to_image_pixels
 from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
 from dfdetect.faces.nms import batched_nms
@@ -76,15 +76,15 @@ class MTCNNDetector:
         for i, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"image {i}: expected RGB uint8 (H, W, 3), got {image.shape}")
-            scale = _downscale(image.shape, self.max_side)
-            inputs.append(image if scale == 1.0 else _resize(image, scale))
+            scale = downscale_factor(image.shape, self.max_side)
+            inputs.append(image if scale == 1.0 else downscale(image, scale))
             groups.setdefault((inputs[i].shape, self.min_face_size * scale), []).append(i)
         for (_, min_face), members in groups.items():
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start : start + self.batch_size]
                 batch = np.stack([inputs[i] for i in chunk])
                 for i, faces in zip(chunk, self._detect_batch(batch, min_face), strict=True):
-                    results[i] = _to_input_pixels(faces, inputs[i].shape, images[i].shape)
+                    results[i] = to_image_pixels(faces, inputs[i].shape, images[i].shape)
         return results
 
     @torch.inference_mode()
@@ -181,37 +181,6 @@ class MTCNNDetector:
         boxes = _regress(boxes, offsets)
         keep = batched_nms(boxes, prob, groups, 0.7, mode="min")
         return boxes[keep], prob[keep], landmarks[keep], groups[keep]
-
-
-def _downscale(shape: tuple[int, ...], max_side: int | None) -> float:
-    """The factor (<= 1) that brings an image's longer side down to ``max_side``."""
-    longer = max(shape[:2])
-    return 1.0 if max_side is None or longer <= max_side else max_side / longer
-
-
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
-    """``image`` downscaled by ``scale`` with area averaging (no aliasing), sides rounded."""
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def _to_input_pixels(
-    faces: list[Face], detected: tuple[int, ...], original: tuple[int, ...]
-) -> list[Face]:
-    """Map faces found on a resized copy (shape ``detected``) back to ``original`` pixels."""
-    if detected[:2] == original[:2]:
-        return faces
-    # per-axis factors: the copy's sides are rounded to whole pixels
-    factor = np.array([original[1] / detected[1], original[0] / detected[0]], np.float32)
-    return [
-        Face(
-            (face.box.reshape(2, 2) * factor).reshape(4),
-            face.score,
-            (face.landmarks * factor).astype(np.float32),
-        )
-        for face in faces
-    ]
 
 
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
