@@ -113,3 +113,32 @@ def test_scan_samples_frames_as_the_model_pipeline_says(tmp_path, tiny_detector,
         assert sorted(f.index for f in result.frames) == sorted(expected.tolist())
         assert result.face_pipeline["sampling"] == "max-spread"
     assert not np.array_equal(np.sort(sample_frame_indices(40, 5, "max-spread")), np.arange(5))
+
+
+def test_gend_model_cuts_faces_with_scrfd_when_weights_are_given(tmp_path, capsys, fresh):
+    """scan and extract with a GenD checkpoint and a (planted) det_10g graph: SCRFD finds the
+    planted faces and GenD's native-size crops come out, as the model records."""
+    from PIL import Image
+
+    from dfdetect.cli import main
+    from test_faces_scrfd import BOX_A, BOX_B, planted_outputs, write_graph
+    from test_model_import import Reference, write_gend
+
+    graph = write_graph(tmp_path / "det_10g.onnx", planted_outputs())
+    model = write_gend(tmp_path / "gend", Reference(tmp_path / "clip", True), "LinearNorm")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((480, 960, 3), 90, np.uint8)).save(photo)
+    out = tmp_path / "r.jsonl"
+    argv = ["scan", str(photo), "--model", str(model), "--scrfd-model", str(graph), "--quiet"]
+    assert main([*argv, "--out", str(out), "--db", str(tmp_path / "db.sqlite")]) == 0
+    result = json.loads(out.read_text())
+    assert result["face_pipeline"]["detector"] == "scrfd"
+    assert result["face_pipeline"]["crop"]["size_rule"] == "gend"
+    boxes = sorted(face["box"] for face in result["faces"])
+    np.testing.assert_allclose(boxes, sorted([list(BOX_A), list(BOX_B)]), atol=0.01)
+    crops = tmp_path / "crops"
+    argv = ["extract", str(photo), "--out", str(crops), "--model", str(model)]
+    assert main([*argv, "--scrfd-model", str(graph), "--source", "real"]) == 0
+    [crop] = list(crops.rglob("*.png"))
+    assert Image.open(crop).size == (130, 130)  # face B at GenD's native size: 100 px x 1.3
+    assert "non-commercial" in capsys.readouterr().err  # the licence, once

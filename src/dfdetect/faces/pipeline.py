@@ -91,7 +91,7 @@ GEND_PIPELINE = FacePipeline(
     detector="scrfd",
     threshold=0.5,
     nms=0.4,
-    crop=get_preset("gend", size=None),
+    crop=get_preset("gend", size=None, size_rule="gend"),
     frames=32,
     sampling="max-spread",
     aggregation="mean",
