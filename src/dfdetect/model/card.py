@@ -67,7 +67,7 @@ def format_card(card: dict[str, Any]) -> str:
         card["face_pipeline"],
     )
     crop = face["crop"]
-    size = crop["size"] if crop["size"] is not None else "native"
+    size = crop["size"] if crop["size"] is not None else f"native ({crop['size_rule']} rule)"
     threshold = "default" if face["threshold"] is None else face["threshold"]
     lines = [
         ("model", card["model"]),
