@@ -12,9 +12,18 @@ import sys
 from pathlib import Path
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, default_split: str | None) -> None:
-    """``--model`` and ``--data`` options shared with ``dfdetect calibrate``."""
-    parser.add_argument("--model", required=True, help="detector folder, Hub id or tiny-random")
+def add_data_arguments(
+    parser: argparse.ArgumentParser, default_split: str | None, many_models: bool = False
+) -> None:
+    """``--model`` and ``--data`` options shared with ``calibrate`` and ``robustness``
+    (``many_models``: ``--model`` may be repeated)."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        action="append" if many_models else "store",
+        help="detector folder, Hub id or tiny-random"
+        + ("; repeat to compare" if many_models else ""),
+    )
     parser.add_argument(
         "--data",
         required=True,
@@ -49,11 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
-def load_detector(args: argparse.Namespace):
-    """The ``--model`` detector on ``--device``."""
+def load_detector(args: argparse.Namespace, model: str | None = None):
+    """The ``--model`` detector (or ``model``) on ``--device``."""
     from dfdetect.model.detector import Detector
 
-    return Detector.from_pretrained(args.model, device=args.device)
+    return Detector.from_pretrained(model or args.model, device=args.device)
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:
