@@ -79,7 +79,7 @@ def crop_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions)
     for samples in loaded:
         key = digest(samples_key(samples))
 
-        def crops(cell: Cell, preset: CropPreset, samples=samples) -> CellData:
+        def crops(cell: Cell, preset: CropPreset, samples=samples, key=key) -> CellData:
             return CellData(samples, key, PerturbedFrames(samples, cell, options.seed))
 
         datasets.append(Dataset(samples[0].dataset, key, crops))
