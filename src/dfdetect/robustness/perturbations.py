@@ -97,11 +97,17 @@ def pixelation(image: np.ndarray, factor: float, rng: np.random.Generator) -> np
     return cv2.resize(small, (w, h))
 
 
-def jpeg_quality(image: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray:
-    """A real JPEG encode and decode at ``quality`` (libjpeg, 4:2:0)."""
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """The JPEG file of an RGB image at ``quality`` (libjpeg, 4:2:0)."""
     ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"JPEG encoding failed for a {image.shape} image")
+    return data.tobytes()
+
+
+def jpeg_quality(image: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray:
+    """A real JPEG encode (:func:`encode_jpeg`) and decode at ``quality``."""
+    data = np.frombuffer(encode_jpeg(image, int(quality)), np.uint8)
     return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1])
 
 

@@ -17,6 +17,7 @@ from dfdetect.evaluate.runner import entry_samples
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.faces.presets import CropPreset
 from dfdetect.media import load_image
+from dfdetect.progress import progress_bar
 from dfdetect.robustness.cache import VERSION, ScoreCache, digest, files_key, model_key, samples_key
 from dfdetect.robustness.crops import PerturbedFrames, perturb_sample
 from dfdetect.robustness.perturbations import Cell
@@ -106,15 +107,18 @@ def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions
             if face_detector is None:
                 face_detector = create_face_detector("mtcnn", device=options.device)
             where = cache / "frames" / digest(VERSION, key, preset.to_dict(), options.seed)
-            done = extract_cell(
-                videos,
-                cell,
-                where / cell.name,
-                face_detector,
-                preset,
-                n_frames=n_frames,
-                seed=options.seed,
-            )
+            with progress_bar(enabled=options.progress) as bar:
+                task = bar.add_task(f"{videos[0].dataset} {cell.name} faces", total=len(videos))
+                done = extract_cell(
+                    videos,
+                    cell,
+                    where / cell.name,
+                    face_detector,
+                    preset,
+                    n_frames=n_frames,
+                    seed=options.seed,
+                    on_video=lambda: bar.advance(task),
+                )
             found = {f[:3] for f in done.frames if f[3]}
             key = digest(samples_key(done.samples))
             return CellData(done.samples, key, None, len(done.frames), found, done.failures)
