@@ -199,7 +199,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
             "H264",
             "H.264 bitrate",
             "kbps@720p",
-            (2000, 1000, 500, 250, 125),
+            (4000, 2000, 1000, 500, 250),
             video_bitrate,
             video="bitrate",
             source="dfdetect",

@@ -17,7 +17,7 @@ from dfdetect.evaluate.report import LEVELS
 from dfdetect.evaluate.tables import TITLES, metric_cell
 from dfdetect.robustness.perturbations import PERTURBATIONS
 
-SHOWN = ("auroc", "ap", "eer")  # the metrics of the Markdown tables
+SHOWN = ("auroc", "ap", "eer", "accuracy")  # the metrics of the Markdown tables
 
 
 def _value(row: dict[str, Any], level: str, metric: str) -> float:
@@ -63,8 +63,8 @@ def _pct(value: float) -> str:
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """Per dataset and level: every (model, cell) with AUROC, AP, EER [95 % CI] and the AUROC
-    drop against clean (points), plus faces lost in the frames stage."""
+    """Per dataset and level: every (model, cell) with AUROC, AP, EER, accuracy [95 % CI] and
+    the AUROC change against clean (points), plus faces lost in the frames stage."""
     clean = _clean(rows)
     frames_stage = any(r["faces_lost"] is not None for r in rows)
     parts = []
@@ -82,12 +82,13 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
                     _value(base, level, "auroc") - _value(r, level, "auroc") if base else math.nan
                 )
                 line = [r["model"], r["perturbation"], str(r["level"] or ""), r["param"]]
-                line += [str(r["n_videos"]), *cells, "" if r["level"] == 0 else _pct(-drop)]
+                line += [str(r["n_videos"]), *cells, "" if r["level"] == 0 else _pct(0.0 - drop)]
                 line += [str(r["faces_lost"] if r["level"] else "")] if frames_stage else []
                 lines.append("| " + " | ".join(line) + " |")
             parts.append(f"## {dataset}, {level} level\n\n" + "\n".join(lines))
     note = (
-        "Values in %, 95 % bootstrap CI over videos in brackets; ΔAUROC: change in points "
+        "Values in %, 95 % bootstrap CI over videos in brackets; accuracy at the model's "
+        "threshold; ΔAUROC: change in points "
         "against the same model's clean cell (the CSV's `drop` is its negative, as a fraction)."
     )
     return "# Robustness\n\n" + "\n\n".join(parts) + f"\n\n{note}\n"
