@@ -149,3 +149,14 @@ def test_bad_arguments_and_layouts(ff_crops, tmp_path):
     assert crops_only.returncode == 2
     assert "--stage frames needs the source videos" in crops_only.stderr
     assert str(ff_crops) in crops_only.stderr
+
+
+def test_model_names():
+    from dfdetect.cli.robustness import named_models
+
+    assert named_models(["tiny-random", "a=runs/x", "tiny-random", "a=runs/y"]) == [
+        ("tiny-random", "tiny-random"),
+        ("a", "runs/x"),
+        ("tiny-random#2", "tiny-random"),
+        ("a#2", "runs/y"),
+    ]

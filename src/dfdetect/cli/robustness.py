@@ -60,15 +60,19 @@ def options_from(args: argparse.Namespace):
     return RobustnessOptions(**{k: v for k, v in given.items() if v is not None and k in known})
 
 
-def model_names(models: list[str]) -> list[str]:
-    """Display names: the ``--model`` values, numbered where one is given twice."""
-    names: list[str] = []
-    for m in models:
-        name, k = m, 2
-        while name in names:
-            name, k = f"{m}#{k}", k + 1
-        names.append(name)
-    return names
+def named_models(values: list[str]) -> list[tuple[str, str]]:
+    """``--model`` values as (display name, model): ``NAME=MODEL`` names one; otherwise the
+    value itself, numbered where it is given twice."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        base, sep, model = value.partition("=")
+        if not sep:
+            base, model = value, value
+        name, k = base, 2
+        while name in [n for n, _ in out]:
+            name, k = f"{base}#{k}", k + 1
+        out.append((name, model))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        models = [
-            (n, load_detector(args, m))
-            for n, m in zip(model_names(args.model), args.model, strict=True)
-        ]
+        models = [(name, load_detector(args, model)) for name, model in named_models(args.model)]
         result = run_robustness(models, data_entries(args), cells, args.out, options)
     except DfdetectError as exc:
         print(f"error: {exc}", file=sys.stderr)

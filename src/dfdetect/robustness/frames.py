@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def extract_cell(
     *,
     n_frames: int,
     seed: int,
-    on_video=None,
+    on_video: Callable[[], None] | None = None,
 ) -> CellCrops:
     """Crops of ``videos`` under ``cell`` in ``folder`` (``<source>/<video>/<frame>.png``, the
     largest face per frame); a finished folder is reused. ``on_video()`` after each video."""
@@ -187,5 +187,5 @@ def _load(videos: Sequence[SourceVideo], folder: Path, record: dict) -> CellCrop
             v = by_key[(source, name)]
             path = folder / source / name / f"{frame}.png"
             samples.append(FrameSample(v.dataset, source, name, frame, v.label, path))
-    frames = [tuple(f) for f in record["frames"]]
-    return CellCrops(samples, frames, [tuple(f) for f in record["failures"]])  # type: ignore[arg-type]
+    frames = [(str(a), str(b), str(c), bool(d)) for a, b, c, d in record["frames"]]
+    return CellCrops(samples, frames, [(str(p), str(r)) for p, r in record["failures"]])

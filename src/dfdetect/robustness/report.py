@@ -156,6 +156,8 @@ def write_plots(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("auroc_*.png"):  # from an earlier run over other types
+        stale.unlink()
     codes = list(dict.fromkeys(r["perturbation"] for r in rows if r["level"]))
     written = []
     for code in codes:

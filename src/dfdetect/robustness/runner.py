@@ -152,19 +152,21 @@ def run_robustness(
         preset = CropPreset.from_dict(detector.config.face_crop)
         for data in datasets:
             clean_found: set | None = None
+            example: tuple[str, str, str] | None = None  # frames stage: the face to show
             for cell in grid:
                 done += 1
                 crops = data.crops(cell, preset)
                 if cell.code is None:
                     clean_found = crops.found
+                    example = _key(crops.samples[0]) if crops.samples else None
                 if options.stage == "crops" and cell.code is None:
                     write_examples(crops.samples, grid, out / "examples", options.seed)
                 elif options.stage == "frames":
-                    _copy_example(crops.samples, out / "examples", cell)
+                    _copy_example(crops.samples, out / "examples", cell, example)
                 frames, failures, cached = _scores(
                     detector, mkey, data, cell, crops, cache, options
                 )
-                row = _row(name, data.name, cell, options.stage, frames, crops, clean_found)
+                row = _row(name, data.name, cell, options.stage, crops, clean_found)
                 row["unreadable_crops"] = len(failures)
                 row.update(_metrics(frames, detector.threshold, options))
                 rows.append(row)
@@ -194,7 +196,7 @@ def _scores(detector, mkey, data, cell, crops: CellData, cache: ScoreCache, opti
     return frames, failures, False
 
 
-def _row(model, dataset, cell: Cell, stage, frames: pd.DataFrame, crops: CellData, clean_found):
+def _row(model, dataset, cell: Cell, stage, crops: CellData, clean_found) -> dict[str, Any]:
     row: dict[str, Any] = {
         "model": model,
         "dataset": dataset,
@@ -231,14 +233,23 @@ def write_examples(samples: Sequence[FrameSample], grid, folder: Path, seed: int
         cv2.imwrite(str(path), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
 
 
-def _copy_example(samples: Sequence[FrameSample], folder: Path, cell: Cell) -> None:
-    """Frames stage: the cell's first detected crop as its example."""
+def _key(sample: FrameSample) -> tuple[str, str, str]:
+    return sample.source, sample.video, sample.frame
+
+
+def _copy_example(
+    samples: Sequence[FrameSample], folder: Path, cell: Cell, key: tuple[str, str, str] | None
+) -> None:
+    """Frames stage: the crop of the clean example's frame under ``cell`` (its first crop when
+    that face was lost)."""
     import shutil
 
     path = folder / ("clean.png" if cell.code is None else f"{cell.code}/{cell.level}.png")
-    if samples and not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(samples[0].path, path)
+    if not samples or path.is_file():
+        return
+    chosen = next((s for s in samples if _key(s) == key), samples[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(chosen.path, path)
 
 
 def _report_progress(done: int, total: int, row: dict, cached: bool, enabled: bool) -> None:
