@@ -22,7 +22,7 @@ def add_data_arguments(
         required=True,
         action="append" if many_models else "store",
         help="detector folder, Hub id or tiny-random"
-        + ("; repeat to compare" if many_models else ""),
+        + ("; repeat to compare, NAME=MODEL names one" if many_models else ""),
     )
     parser.add_argument(
         "--data",
