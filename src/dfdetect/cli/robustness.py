@@ -63,15 +63,14 @@ def options_from(args: argparse.Namespace):
 def named_models(values: list[str]) -> list[tuple[str, str]]:
     """``--model`` values as (display name, model): ``NAME=MODEL`` names one; otherwise the
     value itself, numbered where it is given twice."""
+    from dfdetect.evaluate.runner import distinct_name
+
     out: list[tuple[str, str]] = []
     for value in values:
         base, sep, model = value.partition("=")
         if not sep:
             base, model = value, value
-        name, k = base, 2
-        while name in [n for n, _ in out]:
-            name, k = f"{base}#{k}", k + 1
-        out.append((name, model))
+        out.append((distinct_name(base, [n for n, _ in out], sep="#"), model))
     return out
 
 

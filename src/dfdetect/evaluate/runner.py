@@ -31,6 +31,14 @@ class EvaluationResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
+def distinct_name(name: str, taken: Sequence[str], sep: str = "-") -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken (the same dataset given twice)."""
+    out, k = name, 2
+    while out in taken:
+        out, k = f"{name}{sep}{k}", k + 1
+    return out
+
+
 def entry_samples(
     entries: Sequence[dict[str, Any]], frames: int | None
 ) -> tuple[list[list[FrameSample]], dict[str, str]]:
@@ -45,9 +53,7 @@ def entry_samples(
         except DfdetectError as exc:
             errors[label] = str(exc)
             continue
-        name, k = samples[0].dataset, 2
-        while any(name == other[0].dataset for other in loaded):
-            name, k = f"{samples[0].dataset}-{k}", k + 1  # same dataset twice: keep them apart
+        name = distinct_name(samples[0].dataset, [other[0].dataset for other in loaded])
         loaded.append([replace(s, dataset=name) for s in samples])
     return loaded, errors
 

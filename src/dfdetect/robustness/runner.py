@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from dfdetect.data.samples import DatasetError, FrameSample
 from dfdetect.evaluate.report import frame_table, level_metrics
-from dfdetect.evaluate.runner import entry_samples
+from dfdetect.evaluate.runner import distinct_name, entry_samples
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.faces.presets import CropPreset
 from dfdetect.media import load_image
@@ -100,6 +100,8 @@ def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions
         except DatasetError as exc:
             errors[f"{entry.get('dataset', 'folder')}={entry['root']}"] = str(exc)
             continue
+        name = distinct_name(videos[0].dataset, [d.name for d in datasets])
+        videos = [replace(v, dataset=name) for v in videos]
         key = digest(files_key(v.path for v in videos), [v.__dict__ for v in videos], n_frames)
 
         def crops(cell: Cell, preset: CropPreset, videos=videos, key=key) -> CellData:
@@ -120,10 +122,10 @@ def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions
                     on_video=lambda: bar.advance(task),
                 )
             found = {f[:3] for f in done.frames if f[3]}
-            key = digest(samples_key(done.samples))
-            return CellData(done.samples, key, None, len(done.frames), found, done.failures)
+            crops_key = digest(samples_key(done.samples))
+            return CellData(done.samples, crops_key, None, len(done.frames), found, done.failures)
 
-        datasets.append(Dataset(videos[0].dataset, key, crops))
+        datasets.append(Dataset(name, key, crops))
     return datasets, errors
 
 
