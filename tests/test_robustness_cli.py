@@ -1,5 +1,5 @@
-"""`dfdetect robustness` end to end in a subprocess: crops and frames stages on the FF++ and
-generic folder layouts, two models in one table, cached re-runs and bad arguments."""
+"""`dfdetect robustness` end to end (in a subprocess where it matters): crops and frames stages
+on the FF++ and generic folder layouts, two models in one table, cached re-runs, bad arguments."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dfdetect.cli import main as cli
 from dfdetect.data.toy import blend_artifact, make_toy_dataset, video_folders
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import face_video
@@ -96,11 +97,11 @@ def test_crops_stage_on_the_generic_folder_layout(samples_dir, tmp_path):
     ]
     for label, video in videos:
         shutil.copytree(samples_dir / video, root / label / video.replace("/", "_"))
-    result = robustness(
-        "--model", "tiny-random", "--data", str(root), "--perturb", "VC:5", "CS:5",
-        "--frames", "2", "--out", str(tmp_path / "out"), "--quiet",
+    code = cli(
+        ["robustness", "--model", "tiny-random", "--data", str(root), "--perturb", "VC:5", "CS:5",
+         "--frames", "2", "--bootstrap", "50", "--out", str(tmp_path / "out"), "--quiet"]
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert code == 0
     rows = json.loads((tmp_path / "out" / "robustness.json").read_text())["cells"]
     assert [(r["perturbation"], r["level"], r["n_videos"], r["n_frames"]) for r in rows] == [
         ("clean", 0, 4, 8),
@@ -138,17 +139,15 @@ def test_frames_stage_detects_faces_in_perturbed_source_videos(raw_videos, layou
     assert len(crops) == rows["VC"]["faces_found"]
 
 
-def test_bad_arguments_and_layouts(ff_crops, tmp_path):
-    bad = robustness("--model", "tiny-random", "--data", str(ff_crops), "--perturb", "blur",
-                     "--out", str(tmp_path / "a"))  # fmt: skip
-    assert bad.returncode == 2 and "unknown perturbation 'blur'" in bad.stderr
-    crops_only = robustness(
-        "--model", "tiny-random", "--data", f"ff++={ff_crops}@test", "--stage", "frames",
-        "--perturb", "GB:1", "--out", str(tmp_path / "b"),
-    )  # fmt: skip
-    assert crops_only.returncode == 2
-    assert "--stage frames needs the source videos" in crops_only.stderr
-    assert str(ff_crops) in crops_only.stderr
+def test_bad_arguments_and_layouts(ff_crops, tmp_path, capsys):
+    base = ["robustness", "--model", "tiny-random", "--quiet", "--out", str(tmp_path / "out")]
+    assert cli([*base, "--data", str(ff_crops), "--perturb", "blur"]) == 2
+    assert "unknown perturbation 'blur'" in capsys.readouterr().err
+    frames = ["--stage", "frames", "--perturb", "GB:1"]
+    assert cli([*base, "--data", f"ff++={ff_crops}@test", *frames]) == 2
+    err = capsys.readouterr().err
+    assert "--stage frames needs the source videos" in err and str(ff_crops) in err
+    assert cli([*base, "--data", f"ff++={ff_crops}@test", "--bootstrap", "-1"]) == 2
 
 
 def test_model_names():
