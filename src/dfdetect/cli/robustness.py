@@ -77,6 +77,7 @@ def named_models(values: list[str]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print the summary; 1 when a dataset failed, 2 on bad input."""
     from dfdetect.errors import DfdetectError
+    from dfdetect.robustness.h264 import has_libx264
     from dfdetect.robustness.perturbations import parse_perturb_arg
     from dfdetect.robustness.report import summary_markdown, write_report
     from dfdetect.robustness.runner import run_robustness
@@ -89,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         cells = [c for text in (args.perturb or ["df"]) for c in parse_perturb_arg(text)]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if any(c.perturbation.video for c in cells if c.perturbation) and not has_libx264():
+        print("error: this PyAV's FFmpeg has no libx264 encoder (VC, H264)", file=sys.stderr)
         return 2
     try:
         models = [(name, load_detector(args, model)) for name, model in named_models(args.model)]

@@ -152,7 +152,6 @@ class Perturbation:
     params: tuple[float, ...]
     apply: PerturbFn
     video: str | None = None
-    source: str = "DeeperForensics-1.0"
 
     def param(self, level: int) -> float:
         """The parameter of ``level`` (1-based)."""
@@ -179,21 +178,9 @@ PERTURBATIONS: dict[str, Perturbation] = {
         Perturbation("GB", "Gaussian blur", "kernel", (7, 9, 13, 17, 21), gaussian_blur),
         Perturbation("JPEG", "pixelation (DF 'JPEG')", "factor", (2, 3, 4, 5, 6), pixelation),
         Perturbation("VC", "H.264 CRF", "crf", (30, 32, 35, 38, 40), video_crf, video="crf"),
+        Perturbation("JPEGQ", "JPEG quality", "quality", (90, 70, 50, 30, 10), jpeg_quality),
         Perturbation(
-            "JPEGQ",
-            "JPEG quality",
-            "quality",
-            (90, 70, 50, 30, 10),
-            jpeg_quality,
-            source="dfdetect",
-        ),
-        Perturbation(
-            "RESIZE",
-            "down-and-up resize",
-            "scale",
-            (0.75, 0.5, 0.33, 0.25, 0.125),
-            resize,
-            source="dfdetect",
+            "RESIZE", "down-and-up resize", "scale", (0.75, 0.5, 0.33, 0.25, 0.125), resize
         ),
         Perturbation(
             "H264",
@@ -202,7 +189,6 @@ PERTURBATIONS: dict[str, Perturbation] = {
             (4000, 2000, 1000, 500, 250),
             video_bitrate,
             video="bitrate",
-            source="dfdetect",
         ),
     )
 }
