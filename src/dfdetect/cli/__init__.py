@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("dfdetect.cli.train", "train a detector from a YAML config"),
     "evaluate": ("dfdetect.cli.evaluate", "cross-dataset evaluation with confidence intervals"),
     "calibrate": ("dfdetect.cli.calibrate", "fit the decision threshold on validation data"),
+    "robustness": ("dfdetect.cli.robustness", "AUROC under perturbations (DeeperForensics-1.0)"),
     "serve": ("dfdetect.cli.serve", "run the HTTP service and web page"),
     "info": ("dfdetect.cli.info", "print a model's card: format, backbone, preprocessing, faces"),
     "export": ("dfdetect.cli.export", "export a model to ONNX (optionally int8) for ONNX Runtime"),

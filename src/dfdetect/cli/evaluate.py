@@ -14,9 +14,18 @@ from pathlib import Path
 from dfdetect.cli.faces import add_runtime_argument
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, default_split: str | None) -> None:
-    """``--model`` and ``--data`` options shared with ``dfdetect calibrate``."""
-    parser.add_argument("--model", required=True, help="detector folder, Hub id or tiny-random")
+def add_data_arguments(
+    parser: argparse.ArgumentParser, default_split: str | None, many_models: bool = False
+) -> None:
+    """``--model`` and ``--data`` options shared with ``calibrate`` and ``robustness``
+    (``many_models``: ``--model`` may be repeated)."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        action="append" if many_models else "store",
+        help="detector folder, Hub id or tiny-random"
+        + ("; repeat to compare, NAME=MODEL names one" if many_models else ""),
+    )
     parser.add_argument(
         "--data",
         required=True,
@@ -52,11 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_argument(parser)
 
 
-def load_detector(args: argparse.Namespace, runtime: str = "torch"):
-    """The ``--model`` detector on ``--device``, run by ``runtime``."""
+def load_detector(args: argparse.Namespace, model: str | None = None, runtime: str = "torch"):
+    """The ``--model`` detector (or ``model``) on ``--device``, run by ``runtime``."""
     from dfdetect.model.runtime import load_detector as load
 
-    return load(args.model, runtime=runtime, device=args.device)
+    return load(model or args.model, runtime=runtime, device=args.device)
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:
@@ -76,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = evaluate(
-            load_detector(args, args.runtime),
+            load_detector(args, runtime=args.runtime),
             data_entries(args),
             args.out,
             frames=args.frames,

@@ -31,6 +31,33 @@ class EvaluationResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
+def distinct_name(name: str, taken: Sequence[str], sep: str = "-") -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken (the same dataset given twice)."""
+    out, k = name, 2
+    while out in taken:
+        out, k = f"{name}{sep}{k}", k + 1
+    return out
+
+
+def entry_samples(
+    entries: Sequence[dict[str, Any]], frames: int | None
+) -> tuple[list[list[FrameSample]], dict[str, str]]:
+    """The samples of each entry that loads (at most ``frames`` per video; a dataset named
+    twice becomes ``NAME-2``...) and the error of each entry that does not, by its label."""
+    loaded: list[list[FrameSample]] = []
+    errors: dict[str, str] = {}
+    for entry in entries:
+        label = f"{entry.get('dataset', 'folder')}={entry['root']}"
+        try:
+            samples: list[FrameSample] = frames_per_video(load_entry(entry), frames)
+        except DfdetectError as exc:
+            errors[label] = str(exc)
+            continue
+        name = distinct_name(samples[0].dataset, [other[0].dataset for other in loaded])
+        loaded.append([replace(s, dataset=name) for s in samples])
+    return loaded, errors
+
+
 def score_entries(
     detector,
     entries: Sequence[dict[str, Any]],
@@ -42,18 +69,9 @@ def score_entries(
     out: Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], list[tuple[str, str]]]:
     """Frame predictions of every entry; ``out/predictions_frames.csv`` grows per dataset."""
-    tables, errors, failures = [], {}, []
-    for entry in entries:
-        label = f"{entry.get('dataset', 'folder')}={entry['root']}"
-        try:
-            samples: list[FrameSample] = frames_per_video(load_entry(entry), frames)
-        except DfdetectError as exc:
-            errors[label] = str(exc)
-            continue
-        name, k = samples[0].dataset, 2
-        while any(name == t["dataset"].iat[0] for t in tables if len(t)):
-            name, k = f"{samples[0].dataset}-{k}", k + 1  # same dataset twice: keep them apart
-        samples = [replace(s, dataset=name) for s in samples]
+    tables, failures = [], []
+    loaded, errors = entry_samples(entries, frames)
+    for samples in loaded:
         scores = score_samples(
             detector,
             samples,

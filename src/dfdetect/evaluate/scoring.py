@@ -47,12 +47,14 @@ def score_samples(
     num_workers: int = 0,
     progress: bool = True,
     description: str = "scoring",
+    dataset: FrameDataset | None = None,
 ) -> Scores:
-    """Logits of ``detector`` (a :class:`dfdetect.Detector`) for every sample, in order."""
+    """Logits of ``detector`` (a :class:`dfdetect.Detector`) for every sample, in order;
+    ``dataset`` (default: ``FrameDataset(samples)``) loads them, e.g. with a perturbation."""
     logits = np.full((len(samples), 2), np.nan, dtype=np.float32)
     failures: list[tuple[str, str]] = []
     loader = DataLoader(
-        FrameDataset(samples),
+        FrameDataset(samples) if dataset is None else dataset,
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=Collate(samples),

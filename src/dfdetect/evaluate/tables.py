@@ -61,7 +61,8 @@ def cross_dataset_frame(report: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _cell(m: dict[str, Any]) -> str:
+def metric_cell(m: dict[str, Any]) -> str:
+    """``{value, ci}`` in % as ``93.1 [90.2, 95.8]`` (``-`` when undefined)."""
     v, (lo, hi) = m["value"], m["ci"]
     if not math.isfinite(v):
         return "-"
@@ -74,7 +75,7 @@ def markdown_table(rows: list[tuple[str, dict[str, Any]]], level: str, first: st
     head = f"| {first} | videos | " + " | ".join(TITLES[m] for m in METRICS) + " |"
     lines = [head, "|" + "---|" * (len(METRICS) + 2)]
     for name, entry in rows:
-        cells = " | ".join(_cell(entry[level][m]) for m in METRICS)
+        cells = " | ".join(metric_cell(entry[level][m]) for m in METRICS)
         lines.append(f"| {name} | {entry['n_videos']} | {cells} |")
     return "\n".join(lines)
 

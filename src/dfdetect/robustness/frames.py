@@ -1,0 +1,191 @@
+"""The frames stage: source frames perturbed (or source videos re-encoded) before face
+detection, then detected, aligned and saved as one crop tree per cell, as extraction would.
+
+It needs a dataset whose adapter lists raw videos (``DatasetAdapter.raw_videos``): the generic
+folder layout ``root/<source>/*.mp4`` (``real``/``fake`` or a labels.json) and the raw
+FaceForensics++/DFD, Celeb-DF, DFDC... trees. Labels and splits come from the adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from dfdetect.data.adapters import create_dataset
+from dfdetect.data.samples import DatasetError, FrameSample
+from dfdetect.data.specs import expand_root
+from dfdetect.errors import MediaError
+from dfdetect.faces.crops import crop_faces
+from dfdetect.faces.face import FaceDetector
+from dfdetect.faces.presets import CropPreset
+from dfdetect.media.sampling import sample_frame_indices
+from dfdetect.media.video import VideoReader
+from dfdetect.robustness.crops import item_seed
+from dfdetect.robustness.h264 import reencode_video
+from dfdetect.robustness.perturbations import Cell, scaled_bitrate
+
+BATCH = 8  # frames per face-detector call
+DONE = "frames.json"  # written last into a finished cell folder
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """One raw video of a dataset with its label."""
+
+    dataset: str
+    source: str
+    video: str
+    label: int
+    path: Path
+
+
+def source_videos(entry: Mapping[str, Any]) -> list[SourceVideo]:
+    """The raw videos of a ``{dataset, root, split, ...}`` entry, in the requested split."""
+    options = dict(entry)
+    name = options.pop("dataset", "folder")
+    adapter = create_dataset(name, expand_root(options.pop("root")), **options)
+    if not adapter.is_raw():
+        raise DatasetError(
+            f"{adapter.root}: --stage frames needs the source videos (e.g. <root>/real/*.mp4, "
+            "or a raw FF++ tree), and this folder holds extracted crops: use --stage crops"
+        )
+    out = []
+    for raw in adapter.raw_videos():
+        info = adapter.describe(raw.source, raw.video)
+        if adapter.split is None or info.split == adapter.split:
+            out.append(SourceVideo(adapter.dataset, raw.source, raw.video, info.label, raw.path))
+    if not out:
+        raise DatasetError(f"{adapter.root}: no source videos in split {adapter.split!r}")
+    return out
+
+
+@dataclass
+class CellCrops:
+    """What one cell's extraction produced: a sample per frame with a face, every sampled
+    frame as (source, video, frame, found), and the videos that could not be read."""
+
+    samples: list[FrameSample]
+    frames: list[tuple[str, str, str, bool]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _read(path: Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    with VideoReader(path) as reader:
+        usable = [i for i in indices if i < reader.n_frames]
+        for index, _, rgb in reader.read(usable):
+            yield index, rgb
+
+
+def _perturbed_frames(
+    video: SourceVideo, cell: Cell, n_frames: int, seed: int, scratch: Path
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The video's sampled frames (max-spread, as extraction samples them) through ``cell``."""
+    with VideoReader(video.path) as reader:
+        indices = sorted(
+            int(i) for i in sample_frame_indices(reader.n_frames, n_frames, "max-spread")
+        )
+    p = cell.perturbation
+    if p is not None and p.video is not None:  # re-encode the whole video, then sample it
+        encoded = scratch / f"{video.source}-{video.video}.mp4"
+        value = p.param(cell.level)
+        if p.video == "crf":
+            reencode_video(video.path, encoded, crf=int(value))
+        else:
+            reencode_video(
+                video.path, encoded, bitrate_for=lambda h, w: scaled_bitrate(value, h, w)
+            )
+        yield from _read(encoded, indices)
+        encoded.unlink(missing_ok=True)
+        return
+    for index, rgb in _read(video.path, indices):
+        yield index, cell.apply(rgb, item_seed(seed, cell, video.source, video.video, str(index)))
+
+
+def extract_cell(
+    videos: Sequence[SourceVideo],
+    cell: Cell,
+    folder: Path,
+    face_detector: FaceDetector,
+    preset: CropPreset,
+    *,
+    n_frames: int,
+    seed: int,
+    on_video: Callable[[], None] | None = None,
+) -> CellCrops:
+    """Crops of ``videos`` under ``cell`` in ``folder`` (``<source>/<video>/<frame>.png``, the
+    largest face per frame); a finished folder is reused. ``on_video()`` after each video."""
+    done = folder / DONE
+    if done.is_file():
+        return _load(videos, folder, json.loads(done.read_text()))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    frames: list[tuple[str, str, str, bool]] = []
+    failures: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="dfdetect-robust-") as scratch:
+        for video in videos:
+            try:
+                frames += _video_crops(
+                    video, cell, folder, face_detector, preset, n_frames, seed, Path(scratch)
+                )
+            except MediaError as exc:
+                failures.append((str(exc.path), exc.reason))
+            if on_video is not None:
+                on_video()
+    record = {"frames": frames, "failures": failures}
+    done.write_text(json.dumps(record) + "\n")
+    return _load(videos, folder, record)
+
+
+def _chunks(items: Iterator[tuple[int, np.ndarray]], n: int) -> Iterator[list]:
+    batch: list[tuple[int, np.ndarray]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _video_crops(
+    video: SourceVideo,
+    cell: Cell,
+    folder: Path,
+    face_detector: FaceDetector,
+    preset: CropPreset,
+    n_frames: int,
+    seed: int,
+    scratch: Path,
+) -> list[tuple[str, str, str, bool]]:
+    """Detect, align and save the largest face of each sampled, perturbed frame of a video."""
+    rows = []
+    for batch in _chunks(_perturbed_frames(video, cell, n_frames, seed, scratch), BATCH):
+        crops = crop_faces([rgb for _, rgb in batch], face_detector, preset, "largest")
+        for (index, _), found in zip(batch, crops, strict=True):
+            name = f"{index:03d}"
+            if found:
+                out = folder / video.source / video.video / f"{name}.png"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(out), cv2.cvtColor(found[0].aligned.crop, cv2.COLOR_RGB2BGR))
+            rows.append((video.source, video.video, name, bool(found)))
+    return rows
+
+
+def _load(videos: Sequence[SourceVideo], folder: Path, record: dict) -> CellCrops:
+    by_key = {(v.source, v.video): v for v in videos}
+    samples = []
+    for source, name, frame, found in record["frames"]:
+        if found:
+            v = by_key[(source, name)]
+            path = folder / source / name / f"{frame}.png"
+            samples.append(FrameSample(v.dataset, source, name, frame, v.label, path))
+    frames = [(str(a), str(b), str(c), bool(d)) for a, b, c, d in record["frames"]]
+    return CellCrops(samples, frames, [(str(p), str(r)) for p, r in record["failures"]])
