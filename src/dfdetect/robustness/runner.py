@@ -151,7 +151,8 @@ def run_robustness(
     total, done = len(models) * len(datasets) * len(grid), 0
     for name, detector in models:
         mkey = model_key(detector)
-        preset = CropPreset.from_dict(detector.config.face_crop)
+        preset = detector.config.face_pipeline.crop
+        aggregation = detector.config.face_pipeline.aggregation
         for data in datasets:
             clean_found: set | None = None
             example: tuple[str, str, str] | None = None  # frames stage: the face to show
@@ -170,7 +171,7 @@ def run_robustness(
                 )
                 row = _row(name, data.name, cell, options.stage, crops, clean_found)
                 row["unreadable_crops"] = len(failures)
-                row.update(_metrics(frames, detector.threshold, options))
+                row.update(_metrics(frames, detector.threshold, options, aggregation))
                 rows.append(row)
                 _report_progress(done, total, row, cached, options.progress)
     return RobustnessResult(rows, errors)
@@ -215,10 +216,18 @@ def _row(model, dataset, cell: Cell, stage, crops: CellData, clean_found) -> dic
     return row
 
 
-def _metrics(frames: pd.DataFrame, threshold: float, options) -> dict[str, Any]:
+def _metrics(
+    frames: pd.DataFrame, threshold: float, options, aggregation: str = "mean"
+) -> dict[str, Any]:
     if frames.empty:
         return {"n_frames": 0, "n_videos": 0, "frame": None, "video": None}
-    return level_metrics(frames, threshold=threshold, n_boot=options.n_boot, seed=options.seed)
+    return level_metrics(
+        frames,
+        threshold=threshold,
+        n_boot=options.n_boot,
+        seed=options.seed,
+        aggregation=aggregation,
+    )
 
 
 def write_examples(samples: Sequence[FrameSample], grid, folder: Path, seed: int) -> None:
