@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         return run_ray(args, err)
     files, missing = expand_inputs(args.paths)
     for m in missing:
-        err.print(f"[yellow]no such file or no match:[/] {m}", soft_wrap=True)
+        hint = " (URLs are read by --engine ray)" if "://" in m else ""
+        err.print(f"[yellow]no such file or no match:[/] {m}{hint}", soft_wrap=True)
     if not files:
         err.print("[red]error:[/] no input files")
         return EXIT_USAGE
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
 def run_ray(args: argparse.Namespace, err) -> int:
     """``--engine ray``: scan on Ray into ``--out``; returns the exit code."""
     from rich.console import Console
+    from rich.markup import escape
 
     from dfdetect.errors import DfdetectError
     from dfdetect.model import DEFAULT_MODEL
@@ -213,16 +215,16 @@ def run_ray(args: argparse.Namespace, err) -> int:
         except ValueError as exc:
             problem = str(exc)
     if problem is not None:
-        err.print(f"[red]error:[/] {problem}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
         return EXIT_USAGE
     try:
         from dfdetect.scan.cluster.engine import scan_on_ray
     except ImportError as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
     sources, missing = expand_sources(args.paths)
     for m in missing:
-        err.print(f"[yellow]no such file or no match:[/] {m}", soft_wrap=True)
+        err.print(f"[yellow]no such file or no match:[/] {escape(m)}", soft_wrap=True)
     if not sources:
         err.print("[red]error:[/] no input files")
         return EXIT_USAGE
@@ -234,10 +236,10 @@ def run_ray(args: argparse.Namespace, err) -> int:
                 cluster=cluster, device=args.device, console=None if args.quiet else err,
             )  # fmt: skip
         except OutputError as exc:
-            err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return EXIT_USAGE
         except DfdetectError as exc:
-            err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return EXIT_MODEL
     if not args.quiet:
         from dfdetect.scan.console import results_table
