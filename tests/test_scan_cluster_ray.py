@@ -1,6 +1,6 @@
 """``dfdetect scan --engine ray`` on a real local Ray (2 CPUs, started once for the module):
 the same verdicts as the single-process scan, resume after a finished run and after a killed
-driver, and a model actor killed by pid mid-run."""
+driver, and the model actor killed by pid mid-run."""
 
 from __future__ import annotations
 
@@ -13,23 +13,27 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
 
-from dfdetect.cli import scan as scan_cli  # noqa: E402
-from dfdetect.faces import create_face_detector  # noqa: E402
-from dfdetect.media.synthetic import background, face_image, face_video  # noqa: E402
-from dfdetect.scan import ScanOptions, ScanPipeline  # noqa: E402
-from dfdetect.scan.cluster import ClusterOptions  # noqa: E402
-from dfdetect.scan.cluster.engine import scan_on_ray  # noqa: E402
-from dfdetect.scan.cluster.output import read_finished  # noqa: E402
-from dfdetect.scan.cluster.sources import expand_sources  # noqa: E402
-from test_scan_media import load_crop  # noqa: E402
+import ray
+import ray.data
+
+from dfdetect.cli import scan as scan_cli
+from dfdetect.faces import create_face_detector
+from dfdetect.media.synthetic import background, face_image, face_video
+from dfdetect.scan import ScanOptions, ScanPipeline
+from dfdetect.scan.cluster import ClusterOptions
+from dfdetect.scan.cluster.engine import scan_on_ray
+from dfdetect.scan.cluster.output import read_finished
+from dfdetect.scan.cluster.sources import expand_sources
+from test_scan_media import load_crop
 
 FRAMES = 4
 N_CLIPS = 8
@@ -37,13 +41,22 @@ N_CLIPS = 8
 STREAMING = {"files_per_task": 1, "model_batch_files": 1}
 
 
+# Ray Data starts the stages only once the model actor is up, so that results come file by
+# file at the pace of the prepare tasks (not in one burst of files prepared while the actor
+# was loading): a kill after the first result then lands with files still to come.
+WAIT_FOR_ACTORS_S = 600
+
+
 @pytest.fixture(scope="module")
 def ray_address():
     """A local Ray with 2 CPUs for this module; its GCS address for other drivers."""
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    context = ray.data.DataContext.get_current()
+    saved, context.wait_for_min_actors_s = context.wait_for_min_actors_s, WAIT_FOR_ACTORS_S
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
+        context.wait_for_min_actors_s = saved
         ray.shutdown()
 
 
@@ -74,13 +87,20 @@ def clips(tmp_path_factory, crops) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def clips_single(tiny_detector, clips) -> dict[str, dict]:
+    return single_process(tiny_detector, clips)
+
+
 def single_process(tiny_detector, folder: Path) -> dict[str, dict]:
     """The single-process scan's results, by path."""
     pipeline = ScanPipeline(
         tiny_detector, create_face_detector("mtcnn", device="cpu"), ScanOptions(frames=FRAMES)
     )
     paths, _ = expand_sources([folder])
-    return {r.path: r.to_dict() for r in pipeline.scan(paths)}
+    with warnings.catch_warnings():  # module fixtures run outside conftest's filter
+        warnings.filterwarnings("ignore", message=".*tiny-random.*")
+        return {r.path: r.to_dict() for r in pipeline.scan(paths)}
 
 
 def assert_same(got: dict, want: dict) -> None:
@@ -144,7 +164,7 @@ def test_same_verdicts_as_single_process_then_nothing_to_redo(
 
 
 def test_driver_killed_mid_run_then_rerun_writes_every_file_once(
-    ray_address, clips, tiny_detector, tmp_path, capsys
+    ray_address, clips, clips_single, tmp_path, capsys
 ):
     out = tmp_path / "results.jsonl"
     driver = (
@@ -158,7 +178,11 @@ def test_driver_killed_mid_run_then_rerun_writes_every_file_once(
         "scan_on_ray(sources, sys.argv[2], model='tiny-random',\n"
         f"            options=ScanOptions(frames={FRAMES}), cluster=cluster)\n"
     )
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": str(WAIT_FOR_ACTORS_S),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-c", driver, str(clips), str(out), ray_address],
         env=env,
@@ -188,9 +212,8 @@ def test_driver_killed_mid_run_then_rerun_writes_every_file_once(
     assert out.read_bytes().startswith(before[: before.rfind(b"\n") + 1])  # kept as written
     results = lines_of(out)
     assert sorted(r["path"] for r in results) == sorted(str(p) for p in clips.iterdir())
-    want = single_process(tiny_detector, clips)
     for r in results:
-        assert_same(r, want[r["path"]])
+        assert_same(r, clips_single[r["path"]])
 
 
 def _descendants(pid: int) -> set[int]:
@@ -222,22 +245,22 @@ def _model_actor_pid() -> int | None:
 
 
 def test_model_actor_killed_mid_run_loses_and_duplicates_nothing(
-    ray_address, clips, tiny_detector, tmp_path
+    ray_address, clips, clips_single, tmp_path
 ):
     out = tmp_path / "results.csv"
-    killed: list[tuple[int, int]] = []  # (pid, files finished when it was killed)
+    killed: list[tuple[int, int]] = []  # (pid, files written when it was killed)
 
-    def kill_after_first_result() -> None:
+    def kill_the_model_actor_after_the_first_result() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
             time.sleep(0.02)
             done = len(read_finished(out, "csv")) if out.exists() else 0
-            pid = _model_actor_pid()
-            if done and pid is not None:
+            pid = _model_actor_pid() if done else None
+            if pid is not None:
                 os.kill(pid, signal.SIGKILL)
                 killed.append((pid, done))
 
-    watcher = threading.Thread(target=kill_after_first_result, daemon=True)
+    watcher = threading.Thread(target=kill_the_model_actor_after_the_first_result, daemon=True)
     watcher.start()
     sources, _ = expand_sources([clips])
     report = scan_on_ray(
@@ -249,9 +272,8 @@ def test_model_actor_killed_mid_run_loses_and_duplicates_nothing(
     assert report.written == N_CLIPS and not report.failed
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    want = single_process(tiny_detector, clips)
-    assert sorted({r["path"] for r in rows}) == sorted(want)
-    for path, result in want.items():
+    assert sorted({r["path"] for r in rows}) == sorted(clips_single)
+    for path, result in clips_single.items():
         mine = [r for r in rows if r["path"] == path]
         assert len(mine) == len(result["faces"])  # one row per face: the file came once
         np.testing.assert_allclose(
