@@ -56,12 +56,12 @@ def test_writer_appends_and_reads_back_what_it_wrote(tmp_path, suffix):
     fmt = suffix[1:]
     first, second = _results()
     writer = ResultWriter(out, fmt, part_rows=1)
-    writer.write([first])
+    writer.write([json.dumps(first.to_dict())])
     with pytest.raises(OutputError, match="another scan is writing"):
         ResultWriter(out, fmt)
     writer.close()
     writer = ResultWriter(out, fmt)  # a second run appends
-    writer.write([second])
+    writer.write([json.dumps(second.to_dict())])
     writer.close()
     finished = read_finished(out, fmt)
     assert sorted(finished) == ["/x/a.mp4", "/x/b.png"]
@@ -85,7 +85,7 @@ def test_a_line_cut_by_a_kill_is_dropped(tmp_path):
     out.write_text(json.dumps(first.to_dict()) + "\n" + json.dumps(second.to_dict())[:40])
     assert list(read_finished(out, "jsonl")) == ["/x/a.mp4"]
     writer = ResultWriter(out, "jsonl")
-    writer.write([second])
+    writer.write([json.dumps(second.to_dict())])
     writer.close()
     lines = [json.loads(s) for s in out.read_text().splitlines()]
     assert [d["path"] for d in lines] == ["/x/a.mp4", "/x/b.png"]

@@ -240,10 +240,10 @@ def _drain(dataset, writer: ResultWriter, report: ClusterReport, keep_first: int
             if row["source"] in seen:  # a retried task's output that already arrived
                 continue
             seen.add(row["source"])
-            result = FileResult.from_dict(json.loads(row["result"]))
-            report.tally.add(result.status, result.label, (result.error or {}).get("reason"))
-            results.append(result)
+            report.tally.add(row["status"], row["label"], row["reason"])
+            results.append(row["result"])
+            if len(report.first) < keep_first:
+                report.first.append(FileResult.from_dict(json.loads(row["result"])))
         writer.write(results)
         report.written += len(results)
-        report.first.extend(results[: max(0, keep_first - len(report.first))])
         advance(len(results))

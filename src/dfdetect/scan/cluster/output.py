@@ -163,16 +163,17 @@ class ResultWriter:
             if fmt == "csv" and os.fstat(self._fd).st_size == 0:
                 self._write_csv([], header=True)
 
-    def write(self, results: list[FileResult]) -> None:
+    def write(self, results: list[str]) -> None:
+        """Append results given as the JSON of :meth:`FileResult.to_dict`."""
         if self.fmt == "parquet":
-            self._rows.extend(r.to_dict() for r in results)
+            self._rows.extend(json.loads(r) for r in results)
             due = time.monotonic() - self._last >= self.flush_s
             if len(self._rows) >= self.part_rows or (self._rows and due):
                 self._write_part()
         elif self.fmt == "jsonl":
-            self._append("".join(json.dumps(r.to_dict()) + "\n" for r in results))
+            self._append("".join(r + "\n" for r in results))
         else:
-            self._write_csv(results)
+            self._write_csv([FileResult.from_dict(json.loads(r)) for r in results])
 
     def close(self) -> None:
         """Write what is buffered, release the lock."""

@@ -38,7 +38,15 @@ PREPARED_SCHEMA = pa.schema(
         ("crops", pa.large_binary()),
     ]
 )
-RESULT_SCHEMA = pa.schema([("source", pa.string()), ("result", pa.string())])
+RESULT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("label", pa.string()),
+        ("reason", pa.string()),
+        ("result", pa.string()),
+    ]
+)
 
 
 def prepared_to_row(prepared: Prepared) -> tuple[str, bytes]:
@@ -182,14 +190,23 @@ class ModelWorker:
 def assemble_files(
     batch: pa.Table, *, threshold: float, options: ScanOptions, model: str, model_key: str
 ) -> pa.Table:
-    """Ray task: each scored file's :class:`~dfdetect.scan.results.FileResult` as JSON."""
+    """Ray task: each scored file's :class:`~dfdetect.scan.results.FileResult` as JSON, with
+    its status, label and failure reason beside it for counting."""
     rows = []
     for row in batch.to_pylist():
         probs = np.frombuffer(row["probs"], np.float32).astype(np.float64)
         result = build_result(row_to_prepared(row["meta"]), probs, threshold, options)
         result.sha256, result.model, result.model_key = row["sha256"], model, model_key
         result.elapsed_s = round(time.time() - row["started"], 4)
-        rows.append({"source": row["source"], "result": json.dumps(result.to_dict())})
+        rows.append(
+            {
+                "source": row["source"],
+                "status": result.status,
+                "label": result.label,
+                "reason": (result.error or {}).get("reason"),
+                "result": json.dumps(result.to_dict()),
+            }
+        )
     return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
 
 
