@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -191,3 +192,16 @@ def test_command_errors_without_ray_or_with_single_process_flags(tmp_path, capsy
     assert code == 2 and "pip install 'dfdetect[cluster]'" in err
     assert not (tmp_path / "r.jsonl").exists()
     assert os.listdir(tmp_path) == ["a.png"]
+
+
+def test_nothing_imports_ray_unless_asked():
+    code = (
+        "import sys\n"
+        "import dfdetect.cli.scan, dfdetect.scan.cluster, dfdetect.scan.cluster.sources\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ray', 'pyarrow')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

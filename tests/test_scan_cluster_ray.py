@@ -161,6 +161,8 @@ def test_same_verdicts_as_single_process_then_nothing_to_redo(
     code, err = run_cli([*argv, "--out", out, "--quiet"], capsys)
     assert code == 1 and "6 from earlier scans" in err and "0 results written" in err
     assert {p: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")} == parts
+    code, err = run_cli([*argv[:-1], 2, "--out", out, "--quiet"], capsys)  # other options
+    assert code == 2 and "holds results of another model or other options" in err
 
 
 def test_driver_killed_mid_run_then_rerun_writes_every_file_once(

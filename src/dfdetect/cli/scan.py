@@ -218,7 +218,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
         err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
         return EXIT_USAGE
     try:
-        from dfdetect.scan.cluster.engine import scan_on_ray
+        from dfdetect.scan.cluster.engine import ClusterError, scan_on_ray
     except ImportError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
@@ -238,6 +238,9 @@ def run_ray(args: argparse.Namespace, err) -> int:
         except OutputError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return EXIT_USAGE
+        except ClusterError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            return EXIT_FILES_FAILED
         except DfdetectError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return EXIT_MODEL
@@ -250,7 +253,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
         Console().print(table)
     err.print(report.tally.line(skipped=report.skipped), soft_wrap=True)
     err.print(
-        f"{report.written} results written in {report.seconds:.1f} s "
+        f"{report.written} results written; {report.total} files in {report.seconds:.1f} s "
         f"({report.files_per_s:.2f} files/s); results: {args.out}",
         soft_wrap=True,
     )

@@ -4,6 +4,7 @@ output, writes each file's result once, shows progress and counts verdicts."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -47,6 +48,10 @@ from dfdetect.scan.results import FileResult
 ASSEMBLE_CPUS = 0.25  # tracking and verdicts: light work beside the prepare tasks
 
 
+class ClusterError(DfdetectError):
+    """Ray could not be reached, or a stage failed beyond its retries."""
+
+
 @dataclass
 class ClusterReport:
     """What a Ray scan did: files named, results written now, files finished earlier (left
@@ -86,13 +91,17 @@ def scan_on_ray(
     starts a local one for the scan. Progress is drawn on ``console`` when given. Raises
     :class:`~dfdetect.errors.DfdetectError` when the model cannot be loaded and
     :class:`~dfdetect.scan.cluster.output.OutputError` when ``out`` holds results of another
-    model or options, or another scan is writing to it.
+    model or options, or another scan is writing to it, and :class:`ClusterError` when Ray
+    cannot be reached or a stage fails beyond its retries (what was written is kept).
     """
     out = Path(out)
     fmt = out_format(out)
     started = time.perf_counter()
     report = ClusterReport(total=len(sources))
-    own_ray = _join_ray(cluster.address)
+    try:
+        own_ray = _join_ray(cluster.address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterError(f"cannot start or reach Ray at {cluster.address}: {exc}") from exc
     try:
         facts = _describe(model, options)
         writer = ResultWriter(out, fmt, part_rows=cluster.part_rows, flush_s=cluster.flush_s)
@@ -116,9 +125,15 @@ def scan_on_ray(
                 todo = [s for s in sources if s not in done]
                 if todo:
                     dataset = _dataset(todo, model, device, options, cluster, facts)
-                    _drain(dataset, writer, report, keep_first, lambda n: progress.advance(task, n))
+                    advance = functools.partial(progress.advance, task)
+                    _drain(dataset, writer, report, keep_first, advance)
         finally:
             writer.close()
+    except ray.exceptions.RayError as exc:
+        raise ClusterError(
+            f"the scan stopped ({type(exc).__name__}: {exc}); the {report.written} results "
+            "written are kept: run it again to resume"
+        ) from exc
     finally:
         if own_ray:
             ray.shutdown()
@@ -139,16 +154,36 @@ def _join_ray(address: str | None) -> bool:
     return local
 
 
+class _DropOwnSettingNotes(logging.Filter):
+    """Ray Data's console notes about what we set on purpose (its progress bars off)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Progress bars disabled")
+
+
 @contextlib.contextmanager
 def _quiet_data_context() -> Iterator[None]:
-    """No Ray Data progress bars or start-up banner while we draw our own progress."""
+    """While we draw our own progress: no Ray Data progress bars, start-up banner or INFO
+    lines on the console (its log file under the Ray session keeps everything)."""
     context = ray.data.DataContext.get_current()
     saved = context.enable_progress_bars, context.print_on_execution_start
     context.enable_progress_bars = context.print_on_execution_start = False
+    consoles = [
+        (h, h.level)
+        for h in logging.getLogger("ray.data").handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    notes = _DropOwnSettingNotes()
+    for handler, _ in consoles:
+        handler.setLevel(max(handler.level, logging.WARNING))
+        handler.addFilter(notes)
     try:
         yield
     finally:
         context.enable_progress_bars, context.print_on_execution_start = saved
+        for handler, level in consoles:
+            handler.setLevel(level)
+            handler.removeFilter(notes)
 
 
 def _describe(model: str, options: ScanOptions) -> dict:

@@ -146,6 +146,8 @@ class ResultWriter:
         self._rows: list[dict] = []
         self._parts = 0
         self._last = time.monotonic()
+        if fmt == "parquet" and out.exists() and not out.is_dir():
+            raise OutputError(f"{out} is a file: Parquet results go into a folder of parts")
         lock_path = out / "_lock" if fmt == "parquet" else out.with_name(f".{out.name}.lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(lock_path, "w")  # noqa: SIM115 (held until close)
