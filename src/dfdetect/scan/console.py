@@ -63,16 +63,38 @@ def results_table(results: Sequence[FileResult], max_rows: int = 200) -> Table:
     return table
 
 
+class ScanTally:
+    """Verdicts and failure reasons, counted file by file (for scans too large to hold)."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.counts: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, status: str, label: str | None, reason: str | None) -> None:
+        """Count one file: ``label`` for scanned files, ``reason`` for failed ones."""
+        self.files += 1
+        self.counts[str(label) if status == "ok" else status] += 1
+        if status == "error":
+            self.reasons[reason or "?"] += 1
+
+    def line(self, skipped: int = 0) -> str:
+        """See :func:`summary_line`."""
+        c = self.counts
+        text = (
+            f"{self.files} files: {c['fake']} fake, {c['real']} real, "
+            f"{c['no_face']} without faces, {c['error']} failed"
+        )
+        if self.reasons:
+            text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) + ")"
+        if skipped:
+            text += f"; {skipped} from earlier scans"
+        return text
+
+
 def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
     """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
-    counts = Counter(r.label if r.status == "ok" else r.status for r in results)
-    reasons = Counter((r.error or {}).get("reason", "?") for r in results if r.failed)
-    text = (
-        f"{len(results)} files: {counts['fake']} fake, {counts['real']} real, "
-        f"{counts['no_face']} without faces, {counts['error']} failed"
-    )
-    if reasons:
-        text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"
-    if skipped:
-        text += f"; {skipped} from earlier scans"
-    return text
+    tally = ScanTally()
+    for r in results:
+        tally.add(r.status, r.label, (r.error or {}).get("reason"))
+    return tally.line(skipped)

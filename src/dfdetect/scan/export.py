@@ -13,7 +13,7 @@ from dfdetect.scan.results import FileResult
 CSV_COLUMNS = (
     "path", "status", "reason", "kind", "file_prob", "file_label", "threshold",
     "person", "person_prob", "person_label", "frame_index", "time_s",
-    "x1", "y1", "x2", "y2", "det_score", "prob", "label",
+    "x1", "y1", "x2", "y2", "det_score", "prob", "label", "sha256", "model", "model_key",
 )  # fmt: skip
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
@@ -38,6 +38,9 @@ def csv_rows(result: FileResult) -> list[dict[str, object]]:
         "file_prob": result.prob,
         "file_label": result.label or "",
         "threshold": result.threshold,
+        "sha256": result.sha256 or "",
+        "model": result.model or "",
+        "model_key": result.model_key or "",
     }
     if not result.faces:
         return [base]

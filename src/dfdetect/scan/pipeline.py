@@ -12,18 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from dfdetect.faces.pipeline import FacePipeline
+from dfdetect.scan.assemble import build_result
 from dfdetect.scan.options import ScanOptions
-from dfdetect.scan.prepare import FacePreparer, Prepared
-from dfdetect.scan.results import (
-    STATUS_ERROR,
-    STATUS_NO_FACE,
-    STATUS_OK,
-    FaceResult,
-    FileResult,
-    label_for,
-)
-from dfdetect.scan.tracking import track_faces
-from dfdetect.scan.verdict import file_verdict, frame_results, person_results
+from dfdetect.scan.prepare import FacePreparer, Prepared, prepare_safely
+from dfdetect.scan.results import FileResult
 from dfdetect.scan.visuals import build_visuals
 
 _DONE = object()
@@ -66,12 +58,12 @@ class ScanPipeline:
     def analyze_path(self, path: str | Path) -> FileResult:
         """Scan one image or video (kind sniffed from its content)."""
         start = time.perf_counter()
-        return self._finish([self._prepare_safely(self.preparer.prepare_path, path)], [start])[0]
+        return self._finish([prepare_safely(self.preparer.prepare_path, path)], [start])[0]
 
     def analyze_image(self, image: np.ndarray, name: str = "<image>") -> FileResult:
         """Scan an in-memory RGB uint8 image (H, W, 3); ``name`` labels the result."""
         start = time.perf_counter()
-        prepared = self._prepare_safely(self.preparer.prepare_image, image, name)
+        prepared = prepare_safely(self.preparer.prepare_image, image, name)
         return self._finish([prepared], [start])[0]
 
     def scan(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
@@ -102,7 +94,7 @@ class ScanPipeline:
                     if path is None:
                         return
                     start = time.perf_counter()
-                    if not put((self._prepare_safely(self.preparer.prepare_path, path), start)):
+                    if not put((prepare_safely(self.preparer.prepare_path, path), start)):
                         return
             finally:
                 put(_DONE)
@@ -139,16 +131,6 @@ class ScanPipeline:
             for t in threads:
                 t.join(timeout=5)
 
-    @staticmethod
-    def _prepare_safely(prepare, source, *args) -> Prepared:
-        """``prepare(source, *args)``; an unexpected exception (a decoder or detector bug)
-        becomes this file's error instead of stopping a scan of many files."""
-        try:
-            return prepare(source, *args)
-        except Exception as exc:
-            name = args[0] if args else str(source)
-            return Prepared(path=name, error={"reason": "unexpected", "detail": repr(exc)})
-
     def _finish(self, batch: list[Prepared], starts: list[float]) -> list[FileResult]:
         """Score the crops of every prepared file in one call, then build their results."""
         crops = [f.crop for p in batch for f in p.faces]
@@ -163,57 +145,8 @@ class ScanPipeline:
         return results
 
     def _result(self, prepared: Prepared, probs: np.ndarray) -> FileResult:
-        threshold = self.threshold
-        result = FileResult(
-            path=prepared.path,
-            status=STATUS_OK,
-            kind=prepared.kind,
-            threshold=threshold,
-            media=prepared.media,
-            warnings=prepared.warnings,
-            face_pipeline=self.face_pipeline.to_dict(),
-        )
-        if prepared.error is not None:
-            result.status, result.error = STATUS_ERROR, prepared.error
-            return result
-        by_frame: dict[int, list[int]] = {}
-        for k, face in enumerate(prepared.faces):
-            by_frame.setdefault(face.frame_index, []).append(k)
-        order = [i for i, _ in prepared.frames]
-        ids = track_faces(
-            [np.array([prepared.faces[k].box for k in by_frame.get(i, [])]) for i in order],
-            iou_min=self.options.track_iou,
-            dist_max=self.options.track_distance,
-        )
-        person = {}
-        for i, frame_ids in zip(order, ids, strict=True):
-            for k, pid in zip(by_frame.get(i, []), frame_ids, strict=True):
-                person[k] = pid
-        result.faces = [
-            FaceResult(
-                frame_index=f.frame_index,
-                time_s=f.time_s,
-                box=[float(v) for v in f.box],
-                score=f.score,
-                prob=float(probs[k]),
-                label=label_for(float(probs[k]), threshold),
-                person=person[k],
-            )
-            for k, f in enumerate(prepared.faces)
-        ]
-        result.frames = frame_results(result.faces, prepared.frames)
-        result.persons = person_results(result.faces, threshold, self.face_pipeline.aggregation)
-        verdict = file_verdict(result.persons, threshold)
-        if verdict is None:
-            result.status = STATUS_NO_FACE
-            result.error = {
-                "reason": "no_face",
-                "detail": f"no face of >= {self.options.min_face_size} px in "
-                f"{len(prepared.frames)} frame(s)",
-            }
-        else:
-            result.prob, result.label = verdict
-        if self.options.explain:
+        result = build_result(prepared, probs, self.threshold, self.options, self.face_pipeline)
+        if self.options.explain and prepared.error is None:
             result.visuals = build_visuals(
                 prepared, result, self.explainer, self.options.max_heatmaps
             )

@@ -7,6 +7,7 @@ Runs in worker threads; everything it finds (crops, boxes, frame times, problems
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,32 @@ class Prepared:
     thumb_scale: float = 1.0
 
 
+def media_error(exc: MediaError | OSError) -> dict[str, str]:
+    """The ``{"reason", "detail"}`` a file gets for a problem reading it."""
+    if isinstance(exc, MediaError):
+        return {"reason": exc.reason, "detail": exc.detail}
+    if isinstance(exc, FileNotFoundError):
+        return {"reason": "missing", "detail": str(exc)}
+    return {"reason": "unreadable", "detail": str(exc)}
+
+
+def check_size(path: str | Path, size: int, max_file_mb: float) -> None:
+    """Raise :class:`MediaError` ``too_large`` when ``size`` bytes exceed ``max_file_mb``."""
+    limit = int(max_file_mb * 1024 * 1024)
+    if size > limit:
+        raise MediaError(path, "too_large", f"{size} bytes > {limit}")
+
+
+def prepare_safely(prepare: Callable[..., Prepared], source, *args) -> Prepared:
+    """``prepare(source, *args)``; an unexpected exception (a decoder or detector bug)
+    becomes this file's error instead of stopping a scan of many files."""
+    try:
+        return prepare(source, *args)
+    except Exception as exc:
+        name = args[0] if args else str(source)
+        return Prepared(path=name, error={"reason": "unexpected", "detail": repr(exc)})
+
+
 class FacePreparer:
     """Detects and aligns faces in images and sampled video frames."""
 
@@ -60,10 +87,7 @@ class FacePreparer:
         for bad media."""
         prepared = Prepared(path=str(path))
         try:
-            size = os.stat(path).st_size
-            limit = int(self.options.max_file_mb * 1024 * 1024)
-            if size > limit:
-                raise MediaError(path, "too_large", f"{size} bytes > {limit}")
+            check_size(path, os.stat(path).st_size, self.options.max_file_mb)
             if not os.access(path, os.R_OK):
                 raise MediaError(path, "unreadable", "permission denied")
             prepared.kind = sniff_media_kind(path)
@@ -71,12 +95,8 @@ class FacePreparer:
                 self._add_frames(prepared, [(0, None, load_image(path))])
             else:
                 self._prepare_video(prepared, path)
-        except MediaError as exc:
-            prepared.error = {"reason": exc.reason, "detail": exc.detail}
-        except FileNotFoundError as exc:
-            prepared.error = {"reason": "missing", "detail": str(exc)}
-        except OSError as exc:
-            prepared.error = {"reason": "unreadable", "detail": str(exc)}
+        except (MediaError, OSError) as exc:
+            prepared.error = media_error(exc)
         return prepared
 
     def prepare_image(self, image: np.ndarray, name: str) -> Prepared:

@@ -122,6 +122,7 @@ class FileResult:
     media: dict[str, Any] = field(default_factory=dict)
     sha256: str | None = None
     model: str | None = None
+    model_key: str | None = None
     elapsed_s: float | None = None
     face_pipeline: dict[str, Any] | None = None
     visuals: Visuals | None = field(default=None, repr=False, compare=False)
@@ -147,6 +148,7 @@ class FileResult:
             "media": dict(self.media),
             "sha256": self.sha256,
             "model": self.model,
+            "model_key": self.model_key,
             "elapsed_s": self.elapsed_s,
             "face_pipeline": self.face_pipeline,
         }
@@ -169,6 +171,7 @@ class FileResult:
             media=dict(d.get("media", {})),
             sha256=d.get("sha256"),
             model=d.get("model"),
+            model_key=d.get("model_key"),
             elapsed_s=d.get("elapsed_s"),
             face_pipeline=d.get("face_pipeline"),
         )

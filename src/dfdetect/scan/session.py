@@ -3,8 +3,6 @@ file in SQLite (re-runs skip finished files), then exported, tabulated and repor
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from dfdetect.scan.export import write_results
 from dfdetect.scan.options import ScanOptions, stable_hash
 from dfdetect.scan.pipeline import ScanPipeline
 from dfdetect.scan.results import FileResult
-from dfdetect.scan.store import ResultStore, file_sha256
+from dfdetect.scan.store import ResultStore, content_key
 from dfdetect.scan.visuals import encode_visuals
 
 
@@ -112,7 +110,7 @@ class ScanSession:
         first_of: dict[str, str] = {}  # sha256 -> the path scanned for it
         try:
             for path in paths:
-                self._hashes[path] = sha = self._content_key(path)
+                self._hashes[path] = sha = content_key(path, self.pipeline.options.max_file_mb)
                 if progress:
                     progress.advance(hashing)
                 if sha in first_of:
@@ -130,7 +128,7 @@ class ScanSession:
             frames = 0
             for result in self.pipeline.scan(todo):
                 sha = self._hashes[result.path]
-                result.sha256, result.model = sha, self.model
+                result.sha256, result.model, result.model_key = sha, self.model, self.key
                 self.store.put(result, sha, self.key, encode_visuals(result.visuals))
                 frames += len(result.frames)
                 if progress:
@@ -143,17 +141,6 @@ class ScanSession:
             if first_of[sha] != path:
                 self.store.link_path(path, sha, self.key)
         return [r for r, _ in self.store.results_for(paths, self.key)]
-
-    def _content_key(self, path: str) -> str:
-        """The file's sha256; for files the scan will refuse (too large, unreadable) a key
-        derived from the path, so they are never hashed and always retried."""
-        limit = self.pipeline.options.max_file_mb * 1024 * 1024
-        try:
-            if os.path.getsize(path) <= limit:
-                return file_sha256(path)
-        except OSError:  # the scan itself records why the file cannot be read
-            pass
-        return "unhashed:" + hashlib.sha256(path.encode()).hexdigest()
 
     def export(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -49,6 +50,22 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def content_key(path: str | Path, max_file_mb: float) -> str:
+    """The file's sha256; for files a scan will refuse (too large, unreadable) a key derived
+    from the path, so they are never hashed."""
+    try:
+        if os.path.getsize(path) <= max_file_mb * 1024 * 1024:
+            return file_sha256(path)
+    except OSError:  # the scan itself records why the file cannot be read
+        pass
+    return unhashed_key(str(path))
+
+
+def unhashed_key(name: str) -> str:
+    """The content key of a file that is not hashed, derived from its path or URL."""
+    return "unhashed:" + hashlib.sha256(name.encode()).hexdigest()
 
 
 class ResultStore:

@@ -1,4 +1,4 @@
-"""Turn the paths, folders and glob patterns a user typed into a sorted list of files."""
+"""Turn the paths, folders, glob patterns and file lists a user typed into a list of files."""
 
 from __future__ import annotations
 
@@ -8,10 +8,34 @@ from collections.abc import Iterable
 from pathlib import Path
 
 GLOB_CHARS = frozenset("*?[")
+LIST_PREFIX = "@"
+
+
+def read_file_lists(inputs: Iterable[str | os.PathLike]) -> tuple[list[str], list[str]]:
+    """``inputs`` with each ``@LIST`` replaced by the entries of the text file LIST: one path,
+    folder, glob or URL per line; blank lines and lines starting with ``#`` are skipped.
+
+    Returns ``(entries, missing)``: ``missing`` names the lists that could not be read.
+    """
+    entries: list[str] = []
+    missing: list[str] = []
+    for raw in inputs:
+        text = os.fspath(raw)
+        if not text.startswith(LIST_PREFIX):
+            entries.append(text)
+            continue
+        try:
+            lines = Path(text[len(LIST_PREFIX) :]).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            missing.append(text)
+            continue
+        entries.extend(s for line in lines if (s := line.strip()) and not s.startswith("#"))
+    return entries, missing
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Files named by ``inputs`` (files, folders walked recursively, ``*``/``**`` globs).
+    """Files named by ``inputs`` (files, folders walked recursively, ``*``/``**`` globs,
+    ``@LIST`` text files of such inputs: see :func:`read_file_lists`).
 
     Returns ``(files, missing)``: files in input order (each folder's and glob's sorted),
     each once, hidden files and folders skipped inside folders; ``missing`` lists inputs that
@@ -19,7 +43,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list
     """
     files: list[Path] = []
     seen: set[Path] = set()
-    missing: list[str] = []
+    inputs, missing = read_file_lists(inputs)
 
     def add(path: Path) -> None:
         key = path.resolve()
