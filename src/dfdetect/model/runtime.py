@@ -1,8 +1,10 @@
 """Which engine runs a model: PyTorch or ONNX Runtime.
 
 ``auto`` picks what is fastest where the model runs: ONNX Runtime on a CPU (the model is
-exported once and cached under its content hash, so later runs load the graph straight away),
-PyTorch (bf16) on CUDA and MPS. ``torch`` and ``onnx`` force one. An ONNX export folder always
+exported once and cached under its content hash, so later runs load the graph straight away;
+a model that cannot be exported, e.g. timm's Perception Encoder with its resampled position
+embeddings, runs on PyTorch with a warning), PyTorch (bf16) on CUDA and MPS. ``torch`` and
+``onnx`` force one. An ONNX export folder always
 runs on ONNX Runtime. Gradients (heatmaps, training) need PyTorch.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 from dfdetect.errors import ModelNotFoundError
@@ -66,7 +69,15 @@ def select_runtime(detector, runtime: str = "auto", cache: Path | None = None):
         return detector
     if detector.device.type != "cpu":
         raise ModelNotFoundError(f"runtime onnx runs on the CPU, not {detector.device}")
-    return cached_onnx(detector, cache)
+    from dfdetect.model.export import ExportError
+
+    try:
+        return cached_onnx(detector, cache)
+    except ExportError as exc:
+        if runtime == "onnx":
+            raise
+        warnings.warn(f"{exc}; running on PyTorch instead", UserWarning, stacklevel=2)
+        return detector
 
 
 def load_detector(
