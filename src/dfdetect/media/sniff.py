@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -37,14 +40,44 @@ _VIDEO_MAGIC = (
 _IMAGE_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"})
 
 
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def require_regular_file(path: str | Path) -> os.stat_result:
+    """The ``stat`` of ``path`` (symlinks followed) when it is a regular file; never opens it.
+
+    Raises :class:`MediaError` with reason ``missing``, ``symlink_loop`` or ``not_regular``
+    (FIFOs, sockets and devices would block or never end when read).
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError(path, "symlink_loop", "the symbolic links point in a circle") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            broken = os.path.islink(path)
+            raise MediaError(path, "missing", "broken symbolic link" if broken else "no such file")
+        raise MediaError(path, "unreadable", exc.strerror or str(exc)) from None
+    for test, what in _NOT_REGULAR:
+        if test(st.st_mode):
+            raise MediaError(path, "not_regular", f"{what}, not a regular file: never read")
+    return st
+
+
 def sniff_media_kind(path: str | Path) -> MediaKind:
     """``"image"`` or ``"video"``, judged from the file's first bytes.
 
-    Raises :class:`MediaError` with reason ``missing``, ``zero_byte`` or ``not_media``.
+    Raises :class:`MediaError` with reason ``missing``, ``symlink_loop``, ``not_regular``,
+    ``zero_byte`` or ``not_media``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "missing", "no such file")
+    require_regular_file(path)
     with path.open("rb") as fh:
         head = fh.read(512)
     if not head:

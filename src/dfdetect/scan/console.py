@@ -63,16 +63,32 @@ def results_table(results: Sequence[FileResult], max_rows: int = 200) -> Table:
     return table
 
 
-def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
-    """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
+def scan_summary(results: Sequence[FileResult], skipped: int = 0) -> dict[str, object]:
+    """Counts of a scan as data (``--summary``): files, fake, real, no_face, failed, failure
+    reasons, and how many results came from earlier scans."""
     counts = Counter(r.label if r.status == "ok" else r.status for r in results)
     reasons = Counter((r.error or {}).get("reason", "?") for r in results if r.failed)
+    return {
+        "files": len(results),
+        "fake": counts["fake"],
+        "real": counts["real"],
+        "no_face": counts["no_face"],
+        "failed": counts["error"],
+        "failed_by_reason": dict(sorted(reasons.items())),
+        "from_earlier_scans": skipped,
+    }
+
+
+def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
+    """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
+    s = scan_summary(results, skipped)
     text = (
-        f"{len(results)} files: {counts['fake']} fake, {counts['real']} real, "
-        f"{counts['no_face']} without faces, {counts['error']} failed"
+        f"{s['files']} files: {s['fake']} fake, {s['real']} real, "
+        f"{s['no_face']} without faces, {s['failed']} failed"
     )
+    reasons = s["failed_by_reason"]
     if reasons:
-        text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"
+        text += " (" + ", ".join(f"{k}: {v}" for k, v in reasons.items()) + ")"
     if skipped:
         text += f"; {skipped} from earlier scans"
     return text

@@ -16,7 +16,9 @@ import numpy as np
 from dfdetect.errors import MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.media.sniff import require_regular_file
 from dfdetect.scan.options import ScanOptions
+from dfdetect.scan.walk import symlink_target
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Prepared:
     media: dict = field(default_factory=dict)
     warnings: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, str] | None = None
+    target: str | None = None  # where ``path`` points when it is a symbolic link
     # frames downscaled to ``ScanOptions.thumbnail_size`` (kept only when explaining)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
     thumb_scale: float = 1.0
@@ -58,9 +61,9 @@ class FacePreparer:
     def prepare_path(self, path: str | Path) -> Prepared:
         """Read and process one file; every problem becomes ``Prepared.error``, never raises
         for bad media."""
-        prepared = Prepared(path=str(path))
+        prepared = Prepared(path=str(path), target=symlink_target(path))
         try:
-            size = os.stat(path).st_size
+            size = require_regular_file(path).st_size
             limit = int(self.options.max_file_mb * 1024 * 1024)
             if size > limit:
                 raise MediaError(path, "too_large", f"{size} bytes > {limit}")

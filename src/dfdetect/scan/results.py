@@ -105,7 +105,7 @@ class FileResult:
     (``error`` holds ``{"reason", "detail"}`` with a :class:`~dfdetect.errors.MediaError`
     reason). ``prob`` is the maximum over persons of their mean probability, so a file is
     fake when any person is. ``warnings`` hold non-fatal problems (e.g. frames that did not
-    decode).
+    decode). ``target`` is where ``path`` points when it is a symbolic link.
     """
 
     path: str
@@ -123,6 +123,7 @@ class FileResult:
     sha256: str | None = None
     model: str | None = None
     elapsed_s: float | None = None
+    target: str | None = None
     visuals: Visuals | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -147,6 +148,7 @@ class FileResult:
             "sha256": self.sha256,
             "model": self.model,
             "elapsed_s": self.elapsed_s,
+            "target": self.target,
         }
 
     @classmethod
@@ -168,4 +170,5 @@ class FileResult:
             sha256=d.get("sha256"),
             model=d.get("model"),
             elapsed_s=d.get("elapsed_s"),
+            target=d.get("target"),
         )

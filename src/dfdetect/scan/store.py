@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dfdetect.scan.results import STATUS_ERROR, FileResult
+from dfdetect.scan.walk import symlink_target
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -95,10 +96,11 @@ class ResultStore:
     ) -> None:
         """Write one file's result (and encoded report images) and commit."""
         now = time.time()
+        text = json.dumps(result.to_dict(), allow_nan=False)
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (sha256, model_key, result.status, json.dumps(result.to_dict()), now),
+                (sha256, model_key, result.status, text, now),
             )
             self._db.execute(
                 "DELETE FROM visuals WHERE sha256=? AND model_key=?", (sha256, model_key)
@@ -146,5 +148,5 @@ class ResultStore:
             ).fetchone()
             if row is not None:
                 result = FileResult.from_dict(json.loads(row[0]))
-                result.path = path
+                result.path, result.target = path, symlink_target(path)
                 yield result, row[1]
