@@ -57,7 +57,7 @@ def test_cli_exits_non_zero_when_the_model_cannot_load(tmp_path):
     cmd = [sys.executable, "-m", "dfdetect", "serve", "--model", str(missing)]
     cmd += ["--port", str(free_port()), "--data-dir", str(tmp_path / "data")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
+    assert done.returncode == 3  # the exit-code table: model cannot load
     assert f"cannot load model '{missing}'" in done.stderr
 
 

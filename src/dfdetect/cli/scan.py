@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 from dfdetect.cli.exits import (
-    EXIT_CODES_HELP,
     EXIT_INPUTS_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -53,7 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dfdetect.scan.options import ScanOptions
 
     d = ScanOptions()
-    parser.epilog = EXIT_CODES_HELP
     parser.add_argument(
         "paths",
         nargs="+",

@@ -9,6 +9,15 @@ import os
 import sys
 from pathlib import Path
 
+from dfdetect.cli.exits import (
+    EXIT_OK,
+    EXIT_USAGE,
+    check_device,
+    check_writable,
+    exit_code,
+    fail,
+)
+from dfdetect.errors import DfdetectError
 from dfdetect.model import DEFAULT_MODEL
 
 API_KEY_ENV = "DFDETECT_API_KEY"
@@ -88,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; exit code 1 when the model cannot be loaded."""
+    """Serve until interrupted; exit code 3 when the model cannot be loaded, 4 when the data
+    folder cannot be written or the device is absent."""
     checks = {
         "--port": 0 <= args.port <= 65535,
         "--max-upload-mb": args.max_upload_mb > 0,
@@ -104,7 +114,12 @@ def run(args: argparse.Namespace) -> int:
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         print(f"error: out of range: {', '.join(bad)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    try:
+        check_device(args.device)
+        check_writable(args.data_dir, folder=True)
+    except (DfdetectError, ValueError) as exc:
+        return fail("serve", exc)
     if not args.api_key and not _is_loopback(args.host):
         print(f"warning: serving on {args.host} without an API key", file=sys.stderr)
     import uvicorn
@@ -141,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
     )
     server.run()
-    return 1 if failure else 0
+    return exit_code(failure[0]) if failure else EXIT_OK
 
 
 def _is_loopback(host: str) -> bool:

@@ -7,7 +7,6 @@ dfdetect) train ...``) every process joins the process group from the environmen
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config and train; returns the exit code."""
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.train.config import dump_config, resolve_config
 
@@ -46,9 +46,8 @@ def run(args: argparse.Namespace) -> int:
             out = trainer.fit()
         finally:
             distributed.teardown(trainer.info)
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
+        return fail("train", exc)
     if trainer.info.is_main:
         best = out / "checkpoints" / "best"
         print(f"run folder: {out}")

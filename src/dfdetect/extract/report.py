@@ -43,7 +43,8 @@ def write_failure_report(out: Path, failures: Sequence[Failure]) -> tuple[Path, 
     summary = {
         "n_failures": len(rows),
         "files": len({f.file for f in failures if f.frame_index is None}),
-        "by_reason": dict(Counter(f.reason for f in failures)),
+        "by_reason": dict(Counter(f.reason for f in failures if f.frame_index is None)),
+        "frames_by_reason": dict(Counter(f.reason for f in failures if f.frame_index is not None)),
         "failures": rows,
     }
     write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")

@@ -16,6 +16,7 @@ import numpy as np
 from dfdetect.errors import MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.media.animation import Animation, is_animation
 from dfdetect.media.sniff import require_regular_file
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.walk import symlink_target
@@ -70,10 +71,13 @@ class FacePreparer:
             if not os.access(path, os.R_OK):
                 raise MediaError(path, "unreadable", "permission denied")
             prepared.kind = sniff_media_kind(path)
-            if prepared.kind == "image":
+            if prepared.kind == "image" and is_animation(path):  # a short video
+                prepared.kind = "video"
+                self._prepare_video(prepared, Animation(path), path)
+            elif prepared.kind == "image":
                 self._add_frames(prepared, [(0, None, load_image(path))])
             else:
-                self._prepare_video(prepared, path)
+                self._prepare_video(prepared, VideoReader(path), path)
         except MediaError as exc:
             prepared.error = {"reason": exc.reason, "detail": exc.detail}
         except FileNotFoundError as exc:
@@ -95,9 +99,11 @@ class FacePreparer:
         self._add_frames(prepared, [(0, None, image)])
         return prepared
 
-    def _prepare_video(self, prepared: Prepared, path: str | Path) -> None:
+    def _prepare_video(
+        self, prepared: Prepared, reader: VideoReader | Animation, path: str | Path
+    ) -> None:
         opts = self.options
-        with VideoReader(path) as reader:
+        with reader:
             prepared.media = {
                 "n_frames": reader.n_frames,
                 "fps": reader.fps,
