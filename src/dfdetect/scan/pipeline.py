@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dfdetect.errors import Cancelled
 from dfdetect.faces import CropPreset
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.prepare import FacePreparer, Prepared
@@ -56,10 +57,12 @@ class ScanPipeline:
     def threshold(self) -> float:
         return float(self.predictor.threshold)
 
-    def analyze_path(self, path: str | Path) -> FileResult:
-        """Scan one image or video (kind sniffed from its content)."""
+    def analyze_path(self, path: str | Path, cancel: threading.Event | None = None) -> FileResult:
+        """Scan one image or video (kind sniffed from its content); raises
+        :class:`~dfdetect.errors.Cancelled` between frames once ``cancel`` is set."""
         start = time.perf_counter()
-        return self._finish([self._prepare_safely(self.preparer.prepare_path, path)], [start])[0]
+        prepared = self._prepare_safely(self.preparer.prepare_path, path, cancel=cancel)
+        return self._finish([prepared], [start])[0]
 
     def analyze_image(self, image: np.ndarray, name: str = "<image>") -> FileResult:
         """Scan an in-memory RGB uint8 image (H, W, 3); ``name`` labels the result."""
@@ -192,11 +195,13 @@ class ScanPipeline:
         return Prepared(path=str(path), error={"reason": "timeout", "detail": detail})
 
     @staticmethod
-    def _prepare_safely(prepare, source, *args) -> Prepared:
-        """``prepare(source, *args)``; an unexpected exception (a decoder or detector bug)
-        becomes this file's error instead of stopping a scan of many files."""
+    def _prepare_safely(prepare, source, *args, **kwargs) -> Prepared:
+        """``prepare(source, *args, **kwargs)``; an unexpected exception (a decoder or detector
+        bug) becomes this file's error instead of stopping a scan of many files."""
         try:
-            return prepare(source, *args)
+            return prepare(source, *args, **kwargs)
+        except Cancelled:
+            raise
         except Exception as exc:
             name = args[0] if args else str(source)
             return Prepared(path=name, error={"reason": "unexpected", "detail": repr(exc)})

@@ -7,13 +7,14 @@ Runs in worker threads; everything it finds (crops, boxes, frame times, problems
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dfdetect.errors import MediaError
+from dfdetect.errors import Cancelled, MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
 from dfdetect.media.animation import Animation, is_animation
@@ -59,9 +60,9 @@ class FacePreparer:
         self.preset = preset
         self.options = options
 
-    def prepare_path(self, path: str | Path) -> Prepared:
+    def prepare_path(self, path: str | Path, cancel: threading.Event | None = None) -> Prepared:
         """Read and process one file; every problem becomes ``Prepared.error``, never raises
-        for bad media."""
+        for bad media. Raises :class:`Cancelled` between frames once ``cancel`` is set."""
         prepared = Prepared(path=str(path), target=symlink_target(path))
         try:
             size = require_regular_file(path).st_size
@@ -73,11 +74,11 @@ class FacePreparer:
             prepared.kind = sniff_media_kind(path)
             if prepared.kind == "image" and is_animation(path):  # a short video
                 prepared.kind = "video"
-                self._prepare_video(prepared, Animation(path), path)
+                self._prepare_video(prepared, Animation(path), path, cancel)
             elif prepared.kind == "image":
                 self._add_frames(prepared, [(0, None, load_image(path))])
             else:
-                self._prepare_video(prepared, VideoReader(path), path)
+                self._prepare_video(prepared, VideoReader(path), path, cancel)
         except MediaError as exc:
             prepared.error = {"reason": exc.reason, "detail": exc.detail}
         except FileNotFoundError as exc:
@@ -100,7 +101,11 @@ class FacePreparer:
         return prepared
 
     def _prepare_video(
-        self, prepared: Prepared, reader: VideoReader | Animation, path: str | Path
+        self,
+        prepared: Prepared,
+        reader: VideoReader | Animation,
+        path: str | Path,
+        cancel: threading.Event | None,
     ) -> None:
         opts = self.options
         with reader:
@@ -116,6 +121,8 @@ class FacePreparer:
             )
             batch: list[tuple[int, float | None, np.ndarray]] = []
             for index, time_s, frame in reader.read(wanted.tolist()):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{path}: cancelled after {len(prepared.frames)} frames")
                 batch.append((int(index), float(time_s), frame))
                 if len(batch) >= opts.detect_batch:
                     self._add_frames(prepared, batch)

@@ -4,6 +4,7 @@ scan pipeline that the routes and job workers call."""
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -64,13 +65,16 @@ class Engine:
         """Stop the batcher's model thread."""
         self.batcher.close()
 
-    def analyze(self, path: Path, filename: str, heatmaps: bool) -> dict:
+    def analyze(
+        self, path: Path, filename: str, heatmaps: bool, cancel: threading.Event | None = None
+    ) -> dict:
         """The scan result of one stored upload as JSON-ready dict, named ``filename``.
 
-        Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed;
-        a readable file without faces is a result with status ``no_face``.
+        Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed,
+        :class:`~dfdetect.errors.Cancelled` once ``cancel`` is set; a readable file without
+        faces is a result with status ``no_face``.
         """
-        result = self.pipelines[heatmaps].analyze_path(path)
+        result = self.pipelines[heatmaps].analyze_path(path, cancel)
         if result.failed:
             error = result.error or {}
             raise MediaError(filename, error.get("reason", "unreadable"), error.get("detail", ""))
