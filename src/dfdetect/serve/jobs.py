@@ -282,7 +282,11 @@ class JobWorkers:
         cancel = threading.Event()
         with self._lock:
             self._running[job.id] = cancel
+        if self.store.get(job.id) is None:  # deleted between its claim and now
+            cancel.set()
         try:
+            if cancel.is_set():
+                raise Cancelled(job.id)
             result = self.analyze(job, cancel)
         except Cancelled:
             log.info("job %s cancelled (deleted while running)", job.id)
