@@ -7,8 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from dfdetect import __version__
 from dfdetect.cli.exits import EXIT_CODES_HELP
+from dfdetect.version import __version__
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {

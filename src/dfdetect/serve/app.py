@@ -14,7 +14,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dfdetect import __version__
 from dfdetect.errors import MediaError
 from dfdetect.serve.auth import api_key_dependency
 from dfdetect.serve.docs import add_offline_docs
@@ -30,6 +29,7 @@ from dfdetect.serve.problems import (
 from dfdetect.serve.service import LoadErrorHook, Service
 from dfdetect.serve.settings import ServeSettings
 from dfdetect.serve.uploads import UPLOAD_OPENAPI, receive_upload
+from dfdetect.version import __version__
 
 STATIC = resources.files("dfdetect.serve") / "static"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
