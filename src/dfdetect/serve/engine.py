@@ -30,20 +30,16 @@ class Engine:
     @classmethod
     def load(cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None) -> Engine:
         """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
-        from dfdetect import Detector
-        from dfdetect.faces import create_face_detector
         from dfdetect.scan.options import ScanOptions
         from dfdetect.scan.pipeline import ScanPipeline
+        from dfdetect.scan.session import load_scanner
 
-        detector = Detector.from_pretrained(settings.model, device=settings.device)
         options = ScanOptions(
             frames=settings.frames,
             batch_size=settings.batch_size,
             max_file_mb=settings.max_upload_bytes / MB,
         )
-        face_detector = create_face_detector(
-            "mtcnn", device=detector.device, min_face_size=options.min_face_size
-        )
+        detector, face_detector = load_scanner(settings.model, options, settings.device)
         batcher = DynamicBatcher(detector, settings.batch_size, settings.batch_wait_s, on_batch)
         pipelines = {
             explain: ScanPipeline(
