@@ -40,3 +40,23 @@ def test_every_command_documents_the_table(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert " ".join(EXIT_CODES_HELP.split()) in " ".join(capsys.readouterr().out.split())
+
+
+def test_errors_map_onto_the_table():
+    import sqlite3
+
+    from dfdetect.cli.exits import EnvironmentProblem, exit_code
+    from dfdetect.errors import CheckpointError, DfdetectError, ModelNotFoundError
+
+    assert [
+        exit_code(e)
+        for e in (
+            ModelNotFoundError("m"),
+            CheckpointError("c"),
+            EnvironmentProblem("e"),
+            OSError(28, "No space left on device"),
+            sqlite3.OperationalError("database or disk is full"),
+            DfdetectError("config"),
+            ValueError("bad"),
+        )
+    ] == [3, 3, 4, 4, 4, 2, 2]

@@ -3,6 +3,7 @@ its first input so that a bad output path or device fails at once, not after the
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +31,7 @@ def exit_code(exc: BaseException) -> int:
     """The exit code for an error that stopped a command."""
     if isinstance(exc, MODEL_ERRORS):
         return EXIT_MODEL
-    if isinstance(exc, EnvironmentProblem | OSError):
+    if isinstance(exc, EnvironmentProblem | OSError | sqlite3.Error):  # sqlite: disk full
         return EXIT_ENVIRONMENT
     return EXIT_USAGE
 
