@@ -109,3 +109,13 @@ def test_video_level_threshold_uses_mean_frame_scores():
     assert 0.5 < t <= 0.5001 and fpr == 0.0
     t_frame, _ = fit_threshold(probs, labels, videos, 0.0, level="frame")
     assert 0.9 < t_frame <= 0.9001
+
+
+def test_undefined_metrics_are_null_in_strict_json():
+    import json
+
+    from dfdetect.evaluate.tables import finite
+
+    report = {"auroc": float("nan"), "ci": [float("-inf"), 0.5], "n": 3, "name": "x"}
+    text = json.dumps(finite(report), allow_nan=False)
+    assert json.loads(text) == {"auroc": None, "ci": [None, 0.5], "n": 3, "name": "x"}

@@ -294,6 +294,7 @@ def test_missing_detector_weights_stop_with_the_install_line(
 
     monkeypatch.setattr(mtcnn_nets, "weights_dir", missing)
     for workers in ("1", "2"):
-        assert run_extract([str(raw / "photos"), "--out", str(tmp_path), "--workers", workers]) == 1
+        code = run_extract([str(raw / "photos"), "--out", str(tmp_path), "--workers", workers])
+        assert code == 3  # the exit-code table: a model (here the face detector) cannot load
         assert "pip install --no-deps facenet-pytorch==2.6.0" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.png"))

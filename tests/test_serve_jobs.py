@@ -85,7 +85,7 @@ def test_workers_run_jobs_record_failures_and_remove_uploads(tmp_path):
     bad = store.submit("bad.mp4", _upload(tmp_path, "b"), 1, False, max_queue=9)
     buggy = store.submit("buggy.mp4", _upload(tmp_path, "x"), 1, True, max_queue=9)
 
-    def analyze(job):
+    def analyze(job, _cancel):
         if job.filename == "bad.mp4":
             raise MediaError(job.filename, "corrupt", "moov atom not found")
         if job.filename == "buggy.mp4":
@@ -116,7 +116,7 @@ def test_a_job_cut_off_by_shutdown_is_requeued_not_failed(tmp_path):
     job = store.submit("long.mp4", media, 1, True, max_queue=2)
     started, release = threading.Event(), threading.Event()
 
-    def analyze(_job):
+    def analyze(_job, _cancel):
         started.set()
         release.wait(10)
         raise RuntimeError("the batcher is closed")  # what a model shut down under it raises

@@ -57,7 +57,7 @@ def test_cli_exits_non_zero_when_the_model_cannot_load(tmp_path):
     cmd = [sys.executable, "-m", "dfdetect", "serve", "--model", str(missing)]
     cmd += ["--port", str(free_port()), "--data-dir", str(tmp_path / "data")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
+    assert done.returncode == 3  # the exit-code table: model cannot load
     assert f"cannot load model '{missing}'" in done.stderr
 
 
@@ -94,7 +94,7 @@ class BlockingEngine:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def analyze(self, path, filename, heatmaps):
+    def analyze(self, path, filename, heatmaps, cancel=None):
         self.started.set()
         self.release.wait(10)
         return {"path": filename, "status": "ok", "faces": []}
@@ -106,7 +106,10 @@ class BlockingEngine:
 def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
     engine = BlockingEngine()
     monkeypatch.setattr(Engine, "load", staticmethod(lambda settings, on_batch=None: engine))
-    app = create_app(ServeSettings(data_dir=tmp_path, max_inflight_images=1, job_workers=0))
+    settings = ServeSettings(
+        data_dir=tmp_path, max_inflight_images=1, max_waiting_images=0, job_workers=0
+    )  # no wait queue: the second image is refused at once
+    app = create_app(settings)
     png = b"\x89PNG\r\n\x1a\n" + bytes(64)
     with TestClient(app) as client:
         while client.get("/readyz").status_code != 200:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -92,12 +91,6 @@ def test_config_layers_defaults_preset_file_and_overrides(tmp_path):
         resolve_config(path, ["optim.lr"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_ddp_processes_on_gloo_stay_in_sync_and_write_one_run_folder(toy_root, tmp_path):
     config = _config(toy_root, tmp_path / "ddp", log_every=1)
@@ -110,12 +103,9 @@ def test_two_ddp_processes_on_gloo_stay_in_sync_and_write_one_run_folder(toy_roo
         sys.executable,
         "-m",
         "torch.distributed.run",
+        "--standalone",  # the agent's store binds port 0 and the workers share it: no race
         "--nproc-per-node",
         "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(_free_port()),
         "-m",
         "dfdetect.train",
         "--config",

@@ -26,3 +26,7 @@ class MediaError(DfdetectError):
         self.detail = detail
         msg = f"{self.path}: {reason}"
         super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class Cancelled(DfdetectError):
+    """Work stopped on request (a deleted job) before it finished."""

@@ -7,7 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from dfdetect import __version__
+from dfdetect.cli.exits import EXIT_CODES_HELP
+from dfdetect.version import __version__
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Calibrate and save; prints what changed."""
     import torch
 
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.calibration import fit_temperature, fit_threshold, nll
     from dfdetect.evaluate.runner import score_entries
@@ -60,9 +61,8 @@ def run(args: argparse.Namespace) -> int:
             num_workers=args.workers,
             progress=not args.quiet,
         )
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
+        return fail("calibrate", exc)
     for name, message in errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)
     if frames.empty or frames["label"].nunique() < 2:

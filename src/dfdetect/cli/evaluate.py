@@ -77,6 +77,7 @@ def data_entries(args: argparse.Namespace) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the cross-dataset table; 1 when a dataset failed, 2 on bad input."""
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.runner import evaluate
 
@@ -97,9 +98,8 @@ def run(args: argparse.Namespace) -> int:
             plots=not args.no_plots,
             progress=not args.quiet,
         )
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
+        return fail("evaluate", exc)
     for name, message in result.errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)
     if result.failures:

@@ -6,6 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from dfdetect.cli.exits import (
+    EXIT_INPUTS_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_device,
+    check_writable,
+    fail,
+)
+
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
@@ -188,12 +197,12 @@ def extract_options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the extraction; exit 0 when every input gave crops or was already done, 1 when some
-    failed (see failures.csv), 2 for bad arguments."""
+    """Run the extraction; exit codes as in :mod:`dfdetect.cli.exits` (1: some input gave no
+    crop, see failures.csv)."""
     problem = _check(args)
     if problem:
         print(f"dfdetect extract: error: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     from rich.console import Console
     from rich.table import Table
 
@@ -207,19 +216,23 @@ def run(args: argparse.Namespace) -> int:
         return 3
     console = Console(stderr=True)
     try:
+        check_device(args.device)
+        check_writable(args.out, folder=True)
         summary = run_extraction(args.inputs, options, console)
-    except DfdetectError as exc:  # e.g. the detector weights are not installed
-        print(f"dfdetect extract: error: {exc}", file=sys.stderr)
-        return 1
+    except (DfdetectError, OSError, ValueError) as exc:  # e.g. no detector weights: exit 3
+        return fail("extract", exc)
     table = Table(title="extraction", show_header=False)
+    table.add_row("input files", str(summary.inputs))
     table.add_row("files done", str(summary.done))
     table.add_row("already done (skipped)", str(summary.skipped))
     table.add_row("files failed", str(summary.failed))
     table.add_row("frames read", str(summary.frames))
     table.add_row("crops written", str(summary.crops))
     for reason, count in sorted(summary.by_reason.items()):
-        table.add_row(f"failure: {reason}", str(count))
+        table.add_row(f"failed: {reason}", str(count))
+    if summary.frame_failures:
+        table.add_row("sampled frames without a crop", str(summary.frame_failures))
     table.add_row("manifest", f"{summary.manifest} ({summary.manifest_rows} rows)")
     table.add_row("failure report", f"{summary.failure_csv}, {summary.failure_json}")
     Console().print(table)
-    return 1 if summary.failed else 0
+    return EXIT_INPUTS_FAILED if summary.failed else EXIT_OK

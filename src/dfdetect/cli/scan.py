@@ -1,20 +1,32 @@
 """``dfdetect scan PATH...``: verdicts for images, videos, folders, globs and file lists, in
 this process or (``--engine ray``) on a Ray cluster.
 
-Exit codes: 0 every file was scanned (fake, real or without faces), 1 some file failed
-(unreadable, corrupt, ...), 2 bad arguments or no input, 3 the model could not be loaded.
+Exit codes (:mod:`dfdetect.cli.exits`): 0 every file was scanned (fake, real or without
+faces), 1 some file failed, 2 bad arguments or no input, 3 the model could not be loaded,
+4 an output, the database or the device is unusable (checked before the first file), or the
+disk filled up.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import warnings
 from pathlib import Path
 
+from dfdetect.cli.exits import (
+    EXIT_INPUTS_FAILED,
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_device,
+    check_writable,
+    fail,
+)
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
 
-EXIT_OK, EXIT_FILES_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 ENGINES = ("single", "ray")
 
 
@@ -26,14 +38,27 @@ def default_db() -> Path:
     return cache / "dfdetect" / "scan.sqlite"
 
 
+# flag -> ScanOptions field; the defaults live in ScanOptions only (flags default to None)
+OPTION_FLAGS = {
+    "frames": "frames",
+    "sampling": "sampling",
+    "stride": "stride",
+    "min_face_size": "min_face_size",
+    "max_faces": "max_faces",
+    "batch_size": "batch_size",
+    "workers": "workers",
+    "max_file_mb": "max_file_mb",
+    "file_timeout": "file_timeout_s",
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect scan``."""
+    from dfdetect.scan.options import ScanOptions
+
+    d = ScanOptions()
     add_face_arguments(parser)
     add_runtime_argument(parser)
-    parser.epilog = (
-        "exit codes: 0 every file scanned (fake, real or no face), 1 some file failed "
-        "(unreadable, corrupt, ...), 2 bad arguments or no input, 3 model not loadable"
-    )
     parser.add_argument(
         "paths",
         nargs="+",
@@ -52,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        help="export results to .jsonl (one file per line) or .csv (one face per row)",
+        help="write results to .jsonl (one file per line) or .csv (one face per row) as each "
+        "file finishes",
+    )
+    parser.add_argument(
+        "--summary", type=Path, metavar="PATH", help="write the scan's counts as JSON to PATH"
     )
     parser.add_argument(
         "--report", type=Path, help="write a self-contained HTML report (computes heatmaps)"
@@ -69,29 +98,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",
         type=int,
-        default=None,
-        help="frames sampled per video (default: the model's face pipeline, e.g. 32)",
+        help=f"frames sampled per video (default: the model's face pipeline, else {d.frames})",
     )
     parser.add_argument(
         "--sampling",
-        default=None,
-        help="even | stride | max-spread (default: the model's face pipeline)",
+        help=f"even | stride | max-spread (default: the model's face pipeline, else {d.sampling})",
+    )
+    parser.add_argument("--stride", type=int, help="frame stride for --sampling stride")
+    parser.add_argument(
+        "--min-face-size",
+        type=int,
+        help=f"smallest face side in pixels (default {d.min_face_size})",
     )
     parser.add_argument(
-        "--stride", type=int, default=None, help="frame stride for --sampling stride"
+        "--max-faces",
+        type=int,
+        help=f"faces scored per frame, largest first (default {d.max_faces})",
     )
     parser.add_argument(
-        "--min-face-size", type=int, default=40, help="smallest face side in pixels (default 40)"
+        "--batch-size", type=int, help=f"crops per model call (default {d.batch_size})"
+    )
+    parser.add_argument("--workers", type=int, help=f"decode/detect threads (default {d.workers})")
+    parser.add_argument(
+        "--max-file-mb", type=float, help=f"refuse larger files (default {d.max_file_mb:g})"
     )
     parser.add_argument(
-        "--max-faces", type=int, default=8, help="faces scored per frame, largest first (default 8)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="crops per model call (default 32)"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="decode/detect threads (default 2)")
-    parser.add_argument(
-        "--max-file-mb", type=float, default=4096.0, help="refuse larger files (default 4096)"
+        "--file-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on a file after SECONDS of decoding and face detection (reason "
+        "'timeout'; default: no limit)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar or table, only the summary"
@@ -127,21 +163,20 @@ def scan_options(args: argparse.Namespace):
     """The :class:`~dfdetect.scan.ScanOptions` the flags ask for (ValueError when invalid)."""
     from dfdetect.scan.options import ScanOptions
 
-    sampling = {"frames": args.frames, "sampling": args.sampling}  # None: the model's
-    return ScanOptions(
-        **{k: v for k, v in sampling.items() if v is not None}, stride=args.stride,
-        min_face_size=args.min_face_size, max_faces=args.max_faces,
-        batch_size=args.batch_size, workers=args.workers, max_file_mb=args.max_file_mb,
+    given = {field: getattr(args, flag) for flag, field in OPTION_FLAGS.items()}
+    return ScanOptions(  # flags not given (None) keep ScanOptions' defaults or the model's
+        **{k: v for k, v in given.items() if v is not None},
         explain=args.report is not None or args.heatmaps is not None,
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Scan, store, export, report; returns the exit code."""
+    """Check, scan, store and write results as files finish, then report; returns the exit
+    code."""
     from rich.console import Console
 
     from dfdetect.errors import DfdetectError
-    from dfdetect.scan.export import export_format
+    from dfdetect.scan.export import ResultWriter, export_format
     from dfdetect.scan.walk import expand_inputs
 
     err = Console(stderr=True)
@@ -159,9 +194,14 @@ def run(args: argparse.Namespace) -> int:
             export_format(args.out)
         model_sampling = args.frames is None and args.sampling is None and args.stride is None
         options = scan_options(args)
-    except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        return EXIT_USAGE
+        for path in (args.out, args.report, args.summary, args.db or default_db()):
+            if path is not None:
+                check_writable(path)
+        if args.heatmaps is not None:
+            check_writable(args.heatmaps, folder=True)
+        check_device(args.device)
+    except (ValueError, DfdetectError) as exc:
+        return fail("scan", exc)
     from dfdetect.scan.session import ScanSession
 
     with warnings.catch_warnings():
@@ -178,25 +218,63 @@ def run(args: argparse.Namespace) -> int:
                 model_sampling=model_sampling,
                 runtime=args.runtime,
             )
-        except DfdetectError as exc:
-            err.print(f"[red]error:[/] {exc}", soft_wrap=True)
-            return EXIT_MODEL
+        except (DfdetectError, OSError, sqlite3.Error) as exc:
+            return fail("scan", exc)
+        writer = None
         with session:
-            results = session.run(files, rescan=args.rescan, console=None if args.quiet else err)
-            session.export(results, out=args.out, report=args.report, heatmaps=args.heatmaps)
-    out = Console()
+            try:
+                writer = ResultWriter(args.out) if args.out is not None else None
+                results = session.run(
+                    files,
+                    rescan=args.rescan,
+                    console=None if args.quiet else err,
+                    on_result=writer.write if writer is not None else None,
+                )
+                if writer is not None:
+                    writer.close()
+                write_visuals(session, results, report=args.report, heatmaps=args.heatmaps)
+            except (OSError, sqlite3.Error) as exc:  # a full disk: one line, no temp files
+                return fail("scan", exc)
+            finally:
+                if writer is not None:
+                    writer.close()
     if not args.quiet:
         from dfdetect.scan.console import results_table
 
-        out.print(results_table(results))
-    from dfdetect.scan.console import summary_line
+        Console().print(results_table(results))
+    from dfdetect.scan.console import scan_summary, summary_line
 
     err.print(summary_line(results, skipped=session.skipped), soft_wrap=True)
-    if args.out is not None:
-        err.print(f"results: {args.out}", soft_wrap=True)
-    if args.report is not None:
-        err.print(f"report: {args.report}", soft_wrap=True)
-    return EXIT_FILES_FAILED if any(r.failed for r in results) else EXIT_OK
+    code = EXIT_INPUTS_FAILED if any(r.failed for r in results) else EXIT_OK
+    for label, path in (("results", args.out), ("report", args.report)):
+        if path is not None:
+            err.print(f"{label}: {path}", soft_wrap=True)
+    if args.summary is not None:
+        from dfdetect.atomic import write_text_atomic
+
+        summary = {**scan_summary(results, session.skipped), "exit_code": code}
+        summary |= {"model": session.model, "out": args.out and str(args.out)}
+        try:
+            write_text_atomic(args.summary, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            return fail("scan", exc)
+    return code
+
+
+def write_visuals(session, results, *, report: Path | None, heatmaps: Path | None) -> None:
+    """``--report`` (HTML) and ``--heatmaps`` (PNGs) from the images stored with the results."""
+    if report is None and heatmaps is None:
+        return
+    entries = [(r, session.visuals(r)) for r in results]
+    if report is not None:
+        from dfdetect.report import write_report
+
+        write_report(entries, report, model=session.model)
+    if heatmaps is not None:
+        from dfdetect.scan.visuals import save_heatmaps
+
+        for result, images in entries:
+            save_heatmaps(images, heatmaps / session.image_stem(result))
 
 
 def run_ray(args: argparse.Namespace, err) -> int:
@@ -259,7 +337,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
             return EXIT_USAGE
         except ClusterError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            return EXIT_FILES_FAILED
+            return EXIT_INPUTS_FAILED
         except DfdetectError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return EXIT_MODEL
@@ -276,4 +354,4 @@ def run_ray(args: argparse.Namespace, err) -> int:
         f"({report.files_per_s:.2f} files/s); results: {args.out}",
         soft_wrap=True,
     )
-    return EXIT_FILES_FAILED if report.failed else EXIT_OK
+    return EXIT_INPUTS_FAILED if report.failed else EXIT_OK

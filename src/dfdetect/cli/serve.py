@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from dfdetect.cli.exits import (
+    EXIT_OK,
+    EXIT_USAGE,
+    check_device,
+    check_writable,
+    exit_code,
+    fail,
+)
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
+from dfdetect.errors import DfdetectError
 from dfdetect.model import DEFAULT_MODEL
+from dfdetect.serve.settings import ServeSettings
 
 API_KEY_ENV = "DFDETECT_API_KEY"
 
@@ -85,13 +97,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-heatmaps", action="store_true", help="do not compute heatmaps unless a request asks"
     )
+    d = ServeSettings()
+    parser.add_argument(
+        "--max-waiting", type=int, default=None,
+        help=f"image requests waiting for a slot before 429 (default: {d.max_waiting_images})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--queue-wait", type=float, default=None,
+        help=f"seconds an image request may wait for a slot (default: {d.queue_wait_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--job-ttl", type=float, default=None,
+        help=f"seconds a finished job is kept; 0 keeps them (default: {d.job_ttl_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--header-timeout", type=float, default=None,
+        help=f"seconds a client may take to send its request headers (default: "
+        f"{d.header_timeout_s:g})",
+    )  # fmt: skip
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; exit code 1 when the model cannot be loaded."""
+    """Serve until interrupted; exit code 3 when the model cannot be loaded, 4 when the data
+    folder cannot be written or the device is absent."""
     checks = {
         "--port": 0 <= args.port <= 65535,
         "--max-upload-mb": args.max_upload_mb > 0,
@@ -103,16 +134,26 @@ def run(args: argparse.Namespace) -> int:
         "--batch-size": args.batch_size >= 1,
         "--batch-wait-ms": args.batch_wait_ms >= 0,
         "--frames": args.frames >= 1,
+        "--max-waiting": args.max_waiting is None or args.max_waiting >= 0,
+        "--queue-wait": args.queue_wait is None or args.queue_wait > 0,
+        "--job-ttl": args.job_ttl is None or args.job_ttl >= 0,
+        "--header-timeout": args.header_timeout is None or args.header_timeout > 0,
     }
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         print(f"error: out of range: {', '.join(bad)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    try:
+        check_device(args.device)
+        check_writable(args.data_dir, folder=True)
+    except (DfdetectError, ValueError) as exc:
+        return fail("serve", exc)
     if not args.api_key and not _is_loopback(args.host):
         print(f"warning: serving on {args.host} without an API key", file=sys.stderr)
     import uvicorn
 
-    from dfdetect.serve import ServeSettings, create_app
+    from dfdetect.serve import create_app
+    from dfdetect.serve.connections import HeaderTimeoutProtocol
     from dfdetect.serve.settings import MB
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
@@ -134,7 +175,14 @@ def run(args: argparse.Namespace) -> int:
         face_detector=args.face_detector,
         scrfd_model=args.scrfd_model,
         runtime=args.runtime,
+        **_given(
+            max_waiting_images=args.max_waiting,
+            queue_wait_s=args.queue_wait,
+            header_timeout_s=args.header_timeout,
+        ),
     )
+    if args.job_ttl is not None:
+        settings = replace(settings, job_ttl_s=args.job_ttl or None)
     failure: list[BaseException] = []
 
     def on_load_error(err: BaseException) -> None:
@@ -143,11 +191,17 @@ def run(args: argparse.Namespace) -> int:
         server.should_exit = True
 
     app = create_app(settings, on_load_error=on_load_error)
+    protocol = functools.partial(HeaderTimeoutProtocol, header_timeout_s=settings.header_timeout_s)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, http=protocol)
     )
     server.run()
-    return 1 if failure else 0
+    return exit_code(failure[0]) if failure else EXIT_OK
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (the rest keep ServeSettings' defaults)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _is_loopback(host: str) -> bool:

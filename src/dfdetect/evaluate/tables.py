@@ -111,11 +111,23 @@ def per_source_markdown(report: dict[str, Any]) -> str:
     )
 
 
+def finite(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by None (strict JSON: an undefined
+    metric, such as AUROC over one class, is ``null``)."""
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
+
+
 def write_tables(report: dict[str, Any], out: Path) -> list[Path]:
     """metrics.json, metrics.csv (long), cross_dataset.{md,csv,json}, per_source.md in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = {
-        "metrics.json": json.dumps(report, indent=2, allow_nan=True) + "\n",
+        "metrics.json": json.dumps(finite(report), indent=2, allow_nan=False) + "\n",
         "cross_dataset.md": cross_dataset_markdown(report),
         "per_source.md": per_source_markdown(report),
     }

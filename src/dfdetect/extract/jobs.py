@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from dfdetect.extract.options import ExtractOptions
 from dfdetect.extract.report import Failure
-from dfdetect.media.sniff import MEDIA_EXTENSIONS
+from dfdetect.scan.walk import expand_inputs
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -36,46 +38,41 @@ def safe_name(text: str) -> str:
 
 
 def discover(inputs: Iterable[Path], exclude: Path | None = None) -> list[Path]:
-    """Files named on the command line as given, plus media files (by extension) found
-    recursively in folders; hidden files and folders, and anything under ``exclude`` (the
-    output folder), are skipped. Sorted, de-duplicated."""
-    found: dict[Path, None] = {}
-    skip = exclude.resolve() if exclude is not None else None
-    for item in inputs:
-        if item.is_dir():
-            for path in sorted(item.rglob("*")):
-                hidden = any(part.startswith(".") for part in path.relative_to(item).parts)
-                if path.is_file() and not hidden and path.suffix.lower() in MEDIA_EXTENSIONS:
-                    resolved = path.resolve()
-                    if skip is None or not resolved.is_relative_to(skip):
-                        found.setdefault(resolved, None)
-        else:
-            found.setdefault(item.resolve(), None)
-    return list(found)
+    """The files ``dfdetect scan`` would read for ``inputs`` (every file, whatever its
+    extension: each job sniffs the content), as absolute paths under the names given, minus
+    anything under ``exclude`` (the output folder). Sorted, de-duplicated."""
+    files, _missing = expand_inputs(inputs)  # the command checked that every input exists
+    skip = Path(os.path.abspath(exclude)) if exclude is not None else None
+    found = {Path(os.path.abspath(f)) for f in files}
+    return sorted(f for f in found if skip is None or not f.is_relative_to(skip))
+
+
+def _names(path: Path) -> Iterator[str]:
+    """Folder names for ``path``'s crops, the plain one first: its stem, its name with the
+    extension, then the stem with a hash of the full path."""
+    yield safe_name(path.stem)
+    yield safe_name(path.name)
+    yield f"{safe_name(path.stem)}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
 def plan_jobs(
     inputs: Iterable[Path], options: ExtractOptions
 ) -> tuple[list[ExtractJob], list[Failure]]:
     """Jobs for every input file, and failures for inputs that cannot become one (missing
-    files, name clashes, missing mask videos)."""
+    files, missing mask videos)."""
     jobs: list[ExtractJob] = []
     failures: list[Failure] = []
     taken: dict[Path, Path] = {}
     for path in discover(inputs, exclude=options.out):
-        if not path.exists():
+        if not os.path.lexists(path):  # links that lead nowhere are the job's to report
             failures.append(Failure(str(path), "missing", "no such file or folder"))
             continue
-        job = ExtractJob(
-            path=path,
-            dataset=safe_name(options.dataset),
-            source=safe_name(options.source or path.parent.name),
-            video=safe_name(path.stem),
-        )
-        if job.relative_dir() in taken:
-            detail = f"same output folder {job.relative_dir()} as {taken[job.relative_dir()]}"
-            failures.append(Failure(str(path), "duplicate_name", detail))
-            continue
+        dataset = safe_name(options.dataset)
+        source = safe_name(options.source or path.parent.name)
+        for video in _names(path):  # same-name files (clip.mp4, clip.avi) are kept apart
+            job = ExtractJob(path=path, dataset=dataset, source=source, video=video)
+            if job.relative_dir() not in taken:
+                break
         if options.mask_dir is not None:
             mask = options.mask_dir / path.name
             if not mask.is_file():

@@ -39,8 +39,19 @@ class ExtractSummary:
     failure_json: Path | None = None
 
     @property
+    def inputs(self) -> int:
+        """Every input file, each counted once: done + skipped + failed."""
+        return self.done + self.skipped + self.failed
+
+    @property
     def by_reason(self) -> Counter[str]:
-        return Counter(f.reason for f in self.failures)
+        """Why files failed (one reason per failed file)."""
+        return Counter(f.reason for f in self.failures if f.frame_index is None)
+
+    @property
+    def frame_failures(self) -> int:
+        """Sampled frames of otherwise usable files that gave no crop."""
+        return sum(f.frame_index is not None for f in self.failures)
 
 
 _worker_detector: FaceDetector | None = None

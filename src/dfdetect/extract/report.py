@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from dfdetect.atomic import atomic_open, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -26,21 +27,12 @@ class Failure:
 FAILURE_COLUMNS = ("file", "frame_index", "reason", "detail")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a sibling temp file, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_csv(path: Path, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     """CSV with a header, written atomically."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="raise")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def write_failure_report(out: Path, failures: Sequence[Failure]) -> tuple[Path, Path]:
@@ -51,8 +43,9 @@ def write_failure_report(out: Path, failures: Sequence[Failure]) -> tuple[Path, 
     summary = {
         "n_failures": len(rows),
         "files": len({f.file for f in failures if f.frame_index is None}),
-        "by_reason": dict(Counter(f.reason for f in failures)),
+        "by_reason": dict(Counter(f.reason for f in failures if f.frame_index is None)),
+        "frames_by_reason": dict(Counter(f.reason for f in failures if f.frame_index is not None)),
         "failures": rows,
     }
-    write_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
     return csv_path, json_path

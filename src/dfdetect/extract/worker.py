@@ -20,6 +20,7 @@ from dfdetect.extract.report import Failure, write_csv
 from dfdetect.faces.crops import crop_faces
 from dfdetect.faces.face import FaceDetector
 from dfdetect.faces.select import mask_from_frame
+from dfdetect.media.animation import Animation, is_animation
 from dfdetect.media.image import load_image
 from dfdetect.media.sampling import sample_frame_indices
 from dfdetect.media.sniff import sniff_media_kind
@@ -126,13 +127,14 @@ def _batches(
 ) -> Iterator[tuple[list[Frame], list[np.ndarray | None] | None]]:
     """Batches of sampled frames with their masks (None when no mask is used); records the
     sampled indices in ``sampled``."""
-    if sniff_media_kind(job.path) == "image":
+    kind = sniff_media_kind(job.path)
+    if kind == "image" and not is_animation(job.path):
         sampled.indices.append(0)
         image = load_image(job.path)
         masks = {0: mask_from_frame(load_image(job.mask))} if job.mask else None
         yield [(0, 0.0, image)], _masks_for([(0, 0.0, image)], masks)
         return
-    with VideoReader(job.path) as reader:
+    with Animation(job.path) if kind == "image" else VideoReader(job.path) as reader:
         sampled.truncated = reader.truncated
         sampled.indices.extend(
             int(i)

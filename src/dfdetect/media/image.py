@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from pathlib import Path
@@ -25,13 +26,15 @@ def load_image(
 ) -> np.ndarray:
     """Read an image file (or its bytes) as RGB uint8 (H, W, 3).
 
-    EXIF orientation is applied; alpha is composited on white; 16-bit, grey, palette and CMYK
+    HEIC/HEIF photos are read with pillow-heif, AVIF by Pillow itself. EXIF orientation is
+    applied; alpha is composited on white; 16-bit, grey, palette and CMYK
     images are converted. Raises :class:`MediaError` with reason ``missing``, ``zero_byte``,
     ``too_large``, ``decompression_bomb``, ``not_image``, ``truncated`` or ``corrupt``.
     ``name`` labels bytes input in errors.
     """
     label = name or ("<bytes>" if isinstance(source, bytes) else str(source))
-    data = _read_bytes(source, label, max_bytes)
+    data = read_image_bytes(source, label, max_bytes)
+    register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -58,7 +61,9 @@ def load_image(
         raise MediaError(label, "corrupt", str(exc)) from exc
 
 
-def _read_bytes(source: str | Path | bytes, label: str, max_bytes: int) -> bytes:
+def read_image_bytes(source: str | Path | bytes, label: str, max_bytes: int) -> bytes:
+    """The bytes of an image file (or ``source`` itself), refusing missing, empty and
+    oversized input with :class:`MediaError`."""
     if isinstance(source, bytes):
         data = source
     else:
@@ -74,6 +79,18 @@ def _read_bytes(source: str | Path | bytes, label: str, max_bytes: int) -> bytes
     if len(data) > max_bytes:
         raise MediaError(label, "too_large", f"{len(data)} bytes > {max_bytes}")
     return data
+
+
+@functools.cache
+def register_heif() -> bool:
+    """Teach Pillow to open HEIC/HEIF (phone photos) through pillow-heif, once; False when
+    pillow-heif is not installed (such files are then reported ``not_image``)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -34,21 +37,61 @@ _VIDEO_MAGIC = (
     b"\x00\x00\x01\xb3",  # MPEG-1/2 video elementary stream
     b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
 )
+_AUDIO_MAGIC = (
+    b"ID3",  # MP3 with an ID3 tag
+    b"fLaC",
+    b"OggS",  # Ogg (Vorbis, Opus; Theora video is too rare to tell apart here)
+    b"#!AMR",
+)
+_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
 _IMAGE_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"})
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def require_regular_file(path: str | Path) -> os.stat_result:
+    """The ``stat`` of ``path`` (symlinks followed) when it is a regular file; never opens it.
+
+    Raises :class:`MediaError` with reason ``missing``, ``symlink_loop`` or ``not_regular``
+    (FIFOs, sockets and devices would block or never end when read).
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError(path, "symlink_loop", "the symbolic links point in a circle") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            broken = os.path.islink(path)
+            detail = "broken symbolic link" if broken else "no such file"
+            raise MediaError(path, "missing", detail) from None
+        raise MediaError(path, "unreadable", exc.strerror or str(exc)) from None
+    for test, what in _NOT_REGULAR:
+        if test(st.st_mode):
+            raise MediaError(path, "not_regular", f"{what}, not a regular file: never read")
+    return st
 
 
 def sniff_media_kind(path: str | Path) -> MediaKind:
     """``"image"`` or ``"video"``, judged from the file's first bytes.
 
-    Raises :class:`MediaError` with reason ``missing``, ``zero_byte`` or ``not_media``.
+    Raises :class:`MediaError` with reason ``missing``, ``symlink_loop``, ``not_regular``,
+    ``zero_byte``, ``no_video_stream`` (audio-only files) or ``not_media``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "missing", "no such file")
+    require_regular_file(path)
     with path.open("rb") as fh:
         head = fh.read(512)
     if not head:
         raise MediaError(path, "zero_byte", "the file is empty")
+    if sniff_audio(head):  # the same reason the video reader gives a file without video
+        raise MediaError(path, "no_video_stream", "an audio file: no picture to scan")
     kind = sniff_bytes(head)
     if kind is None:
         raise MediaError(path, "not_media", f"unrecognised content starting {head[:8]!r}")
@@ -72,6 +115,17 @@ def sniff_bytes(head: bytes) -> MediaKind | None:
     if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:  # MPEG transport stream
         return "video"
     return None
+
+
+def sniff_audio(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is audio only (MP3, AAC, WAV, FLAC, Ogg, M4A)."""
+    if head.startswith(_AUDIO_MAGIC):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return True
+    if head[4:8] == b"ftyp" and head[8:12] in _AUDIO_BRANDS:
+        return True
+    return len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MPEG audio frame
 
 
 def iso_media_truncated(path: str | Path) -> bool:

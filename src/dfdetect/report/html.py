@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
+from dfdetect.atomic import write_text_atomic
 from dfdetect.report.timeline import timeline_svg
 from dfdetect.scan.results import FileResult
 
@@ -136,9 +136,4 @@ def write_report(
     entries: Sequence[tuple[FileResult, dict[str, bytes]]], path: str | Path, **kwargs: str
 ) -> Path:
     """Write :func:`render_report` to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_report(entries, **kwargs), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, render_report(entries, **kwargs))

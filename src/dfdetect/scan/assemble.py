@@ -38,9 +38,18 @@ def build_result(
         media=prepared.media,
         warnings=prepared.warnings,
         face_pipeline=face_pipeline.to_dict(),
+        target=prepared.target,
     )
     if prepared.error is not None:
         result.status, result.error = STATUS_ERROR, prepared.error
+        return result
+    bad = int(np.count_nonzero(~np.isfinite(probs)))
+    if bad:  # a broken model or checkpoint: never turn NaN into a label
+        result.status = STATUS_ERROR
+        result.error = {
+            "reason": "non_finite",
+            "detail": f"the model gave {bad} of {len(probs)} face score(s) as NaN or inf",
+        }
         return result
     by_frame: dict[int, list[int]] = {}
     for k, face in enumerate(prepared.faces):

@@ -78,23 +78,46 @@ class ScanTally:
         if status == "error":
             self.reasons[reason or "?"] += 1
 
+    def summary(self, skipped: int = 0) -> dict[str, object]:
+        """Counts as data (``--summary``): files, fake, real, no_face, failed, failure
+        reasons, and how many results came from earlier scans."""
+        c = self.counts
+        return {
+            "files": self.files,
+            "fake": c["fake"],
+            "real": c["real"],
+            "no_face": c["no_face"],
+            "failed": c["error"],
+            "failed_by_reason": dict(sorted(self.reasons.items())),
+            "from_earlier_scans": skipped,
+        }
+
     def line(self, skipped: int = 0) -> str:
         """See :func:`summary_line`."""
-        c = self.counts
+        s = self.summary(skipped)
         text = (
-            f"{self.files} files: {c['fake']} fake, {c['real']} real, "
-            f"{c['no_face']} without faces, {c['error']} failed"
+            f"{s['files']} files: {s['fake']} fake, {s['real']} real, "
+            f"{s['no_face']} without faces, {s['failed']} failed"
         )
-        if self.reasons:
-            text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) + ")"
+        if s["failed_by_reason"]:
+            text += " (" + ", ".join(f"{k}: {v}" for k, v in s["failed_by_reason"].items()) + ")"
         if skipped:
             text += f"; {skipped} from earlier scans"
         return text
 
 
-def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
-    """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
+def _tally(results: Sequence[FileResult]) -> ScanTally:
     tally = ScanTally()
     for r in results:
         tally.add(r.status, r.label, (r.error or {}).get("reason"))
-    return tally.line(skipped)
+    return tally
+
+
+def scan_summary(results: Sequence[FileResult], skipped: int = 0) -> dict[str, object]:
+    """Counts of a scan as data (see :meth:`ScanTally.summary`)."""
+    return _tally(results).summary(skipped)
+
+
+def summary_line(results: Sequence[FileResult], skipped: int = 0) -> str:
+    """E.g. ``12 files: 3 fake, 7 real, 1 without faces, 1 failed (corrupt: 1); 4 from cache``."""
+    return _tally(results).line(skipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -59,23 +60,66 @@ def csv_rows(result: FileResult) -> list[dict[str, object]]:
     return rows
 
 
-def write_results(results: Iterable[FileResult], path: str | Path) -> int:
-    """Write ``results`` to ``path`` (format from its suffix) atomically; returns the count."""
-    fmt = export_format(path)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    n = 0
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if fmt == "jsonl":
-            for r in results:
-                fh.write(json.dumps(r.to_dict()) + "\n")
-                n += 1
+class ResultWriter:
+    """Appends results to a JSONL or CSV file (format from the suffix) as they come.
+
+    Every result is one ``write`` of whole lines straight to the file, so a scan killed at any
+    point leaves a file of valid lines for what it finished. When a write fails (a full disk)
+    the file is cut back to its last whole line and the error is raised.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.format = export_format(path)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._size = 0
+        if self.format == "csv":
+            self._append(self._csv_text([dict(zip(CSV_COLUMNS, CSV_COLUMNS, strict=True))]))
+
+    def write(self, result: FileResult) -> None:
+        """Append one file's line (JSONL) or rows (CSV); strict JSON (no NaN tokens)."""
+        if self.format == "jsonl":
+            text = json.dumps(result.to_dict(), allow_nan=False) + "\n"
         else:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, restval="")
-            writer.writeheader()
-            for r in results:
-                writer.writerows(csv_rows(r))
-                n += 1
-    os.replace(tmp, path)
-    return n
+            text = self._csv_text(csv_rows(result))
+        self._append(text)
+        self.count += 1
+
+    def close(self) -> None:
+        """Close the file (what was written stays)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
+
+    @staticmethod
+    def _csv_text(rows: list[dict[str, object]]) -> str:
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, restval="").writerows(rows)
+        return buffer.getvalue()
+
+
+def write_results(results: Iterable[FileResult], path: str | Path) -> int:
+    """Write ``results`` to ``path`` (format from its suffix); returns the count."""
+    with ResultWriter(path) as writer:
+        for result in results:
+            writer.write(result)
+    return writer.count

@@ -21,6 +21,9 @@ class ScanOptions:
     ``track_distance`` box sizes. Files over ``max_file_mb`` are refused (``too_large``).
     ``workers`` threads decode and detect while the model scores ``batch_size`` crops at a
     time; ``detect_batch`` frames go through the face detector at once.
+    ``file_timeout_s`` (None: no limit) bounds the decoding and face detection of one file in
+    :meth:`~dfdetect.scan.pipeline.ScanPipeline.scan`: past it the file gets reason
+    ``timeout`` and the scan goes on.
     ``explain`` keeps a thumbnail per file (frames downscaled to ``thumbnail_size``) and
     computes heatmaps for the highest-scoring face of each of the ``max_heatmaps`` most
     suspicious persons (needs the real Detector).
@@ -38,6 +41,7 @@ class ScanOptions:
     detect_batch: int = 8
     workers: int = 2
     queue_size: int = 4
+    file_timeout_s: float | None = None
     explain: bool = False
     max_heatmaps: int = 8
     thumbnail_size: int = 640
@@ -61,6 +65,8 @@ class ScanOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.track_iou <= 1.0:
             raise ValueError(f"track_iou must be in (0, 1], got {self.track_iou}")
+        if self.file_timeout_s is not None and self.file_timeout_s <= 0:
+            raise ValueError(f"file_timeout_s must be > 0, got {self.file_timeout_s}")
         if self.max_file_mb <= 0:
             raise ValueError(f"max_file_mb must be > 0, got {self.max_file_mb}")
 

@@ -55,10 +55,12 @@ class ScanPipeline:
     def threshold(self) -> float:
         return float(self.predictor.threshold)
 
-    def analyze_path(self, path: str | Path) -> FileResult:
-        """Scan one image or video (kind sniffed from its content)."""
+    def analyze_path(self, path: str | Path, cancel: threading.Event | None = None) -> FileResult:
+        """Scan one image or video (kind sniffed from its content); raises
+        :class:`~dfdetect.errors.Cancelled` between frames once ``cancel`` is set."""
         start = time.perf_counter()
-        return self._finish([prepare_safely(self.preparer.prepare_path, path)], [start])[0]
+        prepared = prepare_safely(self.preparer.prepare_path, path, cancel=cancel)
+        return self._finish([prepared], [start])[0]
 
     def analyze_image(self, image: np.ndarray, name: str = "<image>") -> FileResult:
         """Scan an in-memory RGB uint8 image (H, W, 3); ``name`` labels the result."""
@@ -70,12 +72,17 @@ class ScanPipeline:
         """Scan many files, yielding each result as soon as it is finished (completion order).
 
         ``options.workers`` threads decode and detect; the calling thread scores the crops of
-        every file that is ready, in one ``predict`` call per round.
+        every file that is ready, in one ``predict`` call per round. A file whose decoding and
+        detection outlast ``options.file_timeout_s`` gets reason ``timeout``: its thread is
+        abandoned (it cannot be killed; what it returns is dropped) and a fresh one takes over.
         """
         todo = iter(list(paths))
         lock = threading.Lock()
         ready: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
         stop = threading.Event()
+        busy: dict[int, tuple[str | Path, float]] = {}  # worker -> (its file, start time)
+        abandoned: set[int] = set()
+        budget = self.options.file_timeout_s
 
         def put(item) -> bool:
             while not stop.is_set():
@@ -86,35 +93,60 @@ class ScanPipeline:
                     continue
             return False
 
-        def work() -> None:
+        def work(wid: int) -> None:
             try:
-                while not stop.is_set():
+                while not stop.is_set() and wid not in abandoned:
                     with lock:
                         path = next(todo, None)
+                        start = time.perf_counter()
+                        if path is not None:
+                            busy[wid] = (path, start)
                     if path is None:
                         return
-                    start = time.perf_counter()
-                    if not put((prepare_safely(self.preparer.prepare_path, path), start)):
+                    prepared = prepare_safely(self.preparer.prepare_path, path)
+                    with lock:
+                        busy.pop(wid, None)
+                    if not put((prepared, start, wid)):
                         return
             finally:
-                put(_DONE)
+                put((_DONE, 0.0, wid))
 
-        threads = [
-            threading.Thread(target=work, daemon=True, name=f"scan-{i}")
-            for i in range(self.options.workers)
-        ]
-        for t in threads:
-            t.start()
+        threads: dict[int, threading.Thread] = {}
+
+        def spawn() -> None:
+            wid = len(threads)
+            threads[wid] = threading.Thread(
+                target=work, args=(wid,), daemon=True, name=f"scan-{wid}"
+            )
+            threads[wid].start()
+
+        for _ in range(self.options.workers):
+            spawn()
         running = len(threads)
         try:
             while running:
-                item = ready.get()
+                try:
+                    item = ready.get(timeout=self._wait_s(busy, lock, budget))
+                except queue.Empty:
+                    overdue = self._overdue(busy, lock, budget)
+                    abandoned.update(overdue)
+                    for _ in overdue:
+                        spawn()
+                    if overdue:
+                        yield from self._finish(
+                            [self._timed_out(busy_path) for busy_path, _ in overdue.values()],
+                            [start for _, start in overdue.values()],
+                        )
+                    continue
                 batch: list[tuple[Prepared, float]] = []
                 while True:
-                    if item is _DONE:
+                    prepared, start, wid = item
+                    if wid in abandoned:
+                        pass  # an abandoned thread's late result or end: already reported
+                    elif prepared is _DONE:
                         running -= 1
                     else:
-                        batch.append(item)
+                        batch.append((prepared, start))
                     if (
                         not running
                         or sum(len(p.faces) for p, _ in batch) >= self.options.batch_size
@@ -128,8 +160,37 @@ class ScanPipeline:
                     yield from self._finish([p for p, _ in batch], [s for _, s in batch])
         finally:
             stop.set()
-            for t in threads:
-                t.join(timeout=5)
+            for wid, t in threads.items():
+                if wid not in abandoned:
+                    t.join(timeout=5)
+
+    @staticmethod
+    def _wait_s(busy: dict, lock: threading.Lock, budget: float | None) -> float | None:
+        """How long the scoring loop may wait for a file before checking for overdue ones."""
+        if budget is None:
+            return None
+        with lock:
+            starts = [start for _, start in busy.values()]
+        if not starts:
+            return budget
+        return max(0.01, min(starts) + budget - time.perf_counter())
+
+    @staticmethod
+    def _overdue(busy: dict, lock: threading.Lock, budget: float | None) -> dict:
+        """Remove and return ``{worker: (file, start)}`` of the files past ``budget``."""
+        if budget is None:
+            return {}
+        now = time.perf_counter()
+        with lock:
+            late = {wid: job for wid, job in busy.items() if now - job[1] > budget}
+            for wid in late:
+                del busy[wid]
+        return late
+
+    def _timed_out(self, path: str | Path) -> Prepared:
+        limit = self.options.file_timeout_s
+        detail = f"decoding and face detection took over {limit:g} s (--file-timeout)"
+        return Prepared(path=str(path), error={"reason": "timeout", "detail": detail})
 
     def _finish(self, batch: list[Prepared], starts: list[float]) -> list[FileResult]:
         """Score the crops of every prepared file in one call, then build their results."""

@@ -7,6 +7,7 @@ Runs in worker threads; everything it finds (crops, boxes, frame times, problems
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfdetect.errors import MediaError
+from dfdetect.errors import Cancelled, MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.media.animation import Animation, is_animation
+from dfdetect.media.sniff import require_regular_file
 from dfdetect.scan.options import ScanOptions
+from dfdetect.scan.walk import symlink_target
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Prepared:
     media: dict = field(default_factory=dict)
     warnings: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, str] | None = None
+    target: str | None = None  # where ``path`` points when it is a symbolic link
     # frames downscaled to ``ScanOptions.thumbnail_size`` (kept only when explaining)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
     thumb_scale: float = 1.0
@@ -64,11 +69,14 @@ def check_size(path: str | Path, size: int, max_file_mb: float) -> None:
         raise MediaError(path, "too_large", f"{size} bytes > {limit}")
 
 
-def prepare_safely(prepare: Callable[..., Prepared], source, *args) -> Prepared:
-    """``prepare(source, *args)``; an unexpected exception (a decoder or detector bug)
-    becomes this file's error instead of stopping a scan of many files."""
+def prepare_safely(prepare: Callable[..., Prepared], source, *args, **kwargs) -> Prepared:
+    """``prepare(source, *args, **kwargs)``; an unexpected exception (a decoder or detector
+    bug) becomes this file's error instead of stopping a scan of many files (a cancelled job's
+    :class:`~dfdetect.errors.Cancelled` goes through)."""
     try:
-        return prepare(source, *args)
+        return prepare(source, *args, **kwargs)
+    except Cancelled:
+        raise
     except Exception as exc:
         name = args[0] if args else str(source)
         return Prepared(path=name, error={"reason": "unexpected", "detail": repr(exc)})
@@ -82,19 +90,22 @@ class FacePreparer:
         self.preset = preset
         self.options = options
 
-    def prepare_path(self, path: str | Path) -> Prepared:
+    def prepare_path(self, path: str | Path, cancel: threading.Event | None = None) -> Prepared:
         """Read and process one file; every problem becomes ``Prepared.error``, never raises
-        for bad media."""
-        prepared = Prepared(path=str(path))
+        for bad media. Raises :class:`Cancelled` between frames once ``cancel`` is set."""
+        prepared = Prepared(path=str(path), target=symlink_target(path))
         try:
-            check_size(path, os.stat(path).st_size, self.options.max_file_mb)
+            check_size(path, require_regular_file(path).st_size, self.options.max_file_mb)
             if not os.access(path, os.R_OK):
                 raise MediaError(path, "unreadable", "permission denied")
             prepared.kind = sniff_media_kind(path)
-            if prepared.kind == "image":
+            if prepared.kind == "image" and is_animation(path):  # a short video
+                prepared.kind = "video"
+                self._prepare_video(prepared, Animation(path), path, cancel)
+            elif prepared.kind == "image":
                 self._add_frames(prepared, [(0, None, load_image(path))])
             else:
-                self._prepare_video(prepared, path)
+                self._prepare_video(prepared, VideoReader(path), path, cancel)
         except (MediaError, OSError) as exc:
             prepared.error = media_error(exc)
         return prepared
@@ -112,9 +123,15 @@ class FacePreparer:
         self._add_frames(prepared, [(0, None, image)])
         return prepared
 
-    def _prepare_video(self, prepared: Prepared, path: str | Path) -> None:
+    def _prepare_video(
+        self,
+        prepared: Prepared,
+        reader: VideoReader | Animation,
+        path: str | Path,
+        cancel: threading.Event | None,
+    ) -> None:
         opts = self.options
-        with VideoReader(path) as reader:
+        with reader:
             prepared.media = {
                 "n_frames": reader.n_frames,
                 "fps": reader.fps,
@@ -127,6 +144,8 @@ class FacePreparer:
             )
             batch: list[tuple[int, float | None, np.ndarray]] = []
             for index, time_s, frame in reader.read(wanted.tolist()):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{path}: cancelled after {len(prepared.frames)} frames")
                 batch.append((int(index), float(time_s), frame))
                 if len(batch) >= opts.detect_batch:
                     self._add_frames(prepared, batch)

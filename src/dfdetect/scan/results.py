@@ -105,7 +105,8 @@ class FileResult:
     (``error`` holds ``{"reason", "detail"}`` with a :class:`~dfdetect.errors.MediaError`
     reason). ``prob`` is the maximum over persons of their mean probability, so a file is
     fake when any person is. ``warnings`` hold non-fatal problems (e.g. frames that did not
-    decode). ``face_pipeline`` records how the faces were detected and cut.
+    decode). ``target`` is where ``path`` points when it is a symbolic link.
+    ``face_pipeline`` records how the faces were detected and cut.
     """
 
     path: str
@@ -125,6 +126,7 @@ class FileResult:
     model_key: str | None = None
     elapsed_s: float | None = None
     face_pipeline: dict[str, Any] | None = None
+    target: str | None = None
     visuals: Visuals | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -151,6 +153,7 @@ class FileResult:
             "model_key": self.model_key,
             "elapsed_s": self.elapsed_s,
             "face_pipeline": self.face_pipeline,
+            "target": self.target,
         }
 
     @classmethod
@@ -174,4 +177,5 @@ class FileResult:
             model_key=d.get("model_key"),
             elapsed_s=d.get("elapsed_s"),
             face_pipeline=d.get("face_pipeline"),
+            target=d.get("target"),
         )

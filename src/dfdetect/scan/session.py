@@ -1,20 +1,24 @@
 """A scan as the command runs it: model and face detector loaded once, results stored file by
-file in SQLite (re-runs skip finished files), then exported, tabulated and reported."""
+file in SQLite (re-runs skip finished files) and handed on as each file finishes."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from dfdetect.errors import ModelNotFoundError
-from dfdetect.scan.export import write_results
+from dfdetect.faces.pipeline import FacePipeline
 from dfdetect.scan.options import ScanOptions, stable_hash
 from dfdetect.scan.pipeline import ScanPipeline
 from dfdetect.scan.results import FileResult
 from dfdetect.scan.store import ResultStore, content_key
 from dfdetect.scan.visuals import encode_visuals
+from dfdetect.scan.walk import symlink_target
 
 
 def model_key(name: str, detector, options: ScanOptions, face_pipeline: dict | None = None) -> str:
@@ -48,44 +52,22 @@ class ScanSession:
         *,
         device: str | None = None,
         db: str | Path,
-        face_detector: str | None = None,
-        scrfd_model: str | None = None,
-        model_sampling: bool = False,
-        runtime: str = "auto",
+        **scanner: Any,
     ) -> ScanSession:
-        """Load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and the face detector
-        its recorded face pipeline asks for (``face_detector`` overrides it; see
-        :func:`dfdetect.faces.pipeline.choose_detector`) on ``device``; open the results
-        database ``db``. With ``model_sampling``, videos are sampled as the model's pipeline
-        says (its frame count and order) instead of ``options.frames``/``options.sampling``.
-        ``runtime`` picks the engine that scores faces (:mod:`dfdetect.model.runtime`); heatmaps
-        are always computed with PyTorch."""
-        from dfdetect import Detector
-        from dfdetect.faces.pipeline import build_face_detector
+        """Open the results database ``db`` (first: a bad path fails before the slow part),
+        then load ``model`` (default :data:`dfdetect.model.DEFAULT_MODEL`) and its face
+        detector on ``device`` (``scanner``: the options of :func:`load_scanner`)."""
         from dfdetect.model import DEFAULT_MODEL
-        from dfdetect.model.runtime import select_runtime
 
         name = model or DEFAULT_MODEL
-        detector = Detector.from_pretrained(name, device=device)
-        faces, used = build_face_detector(
-            detector.config.face_pipeline,
-            device=detector.device,
-            min_face_size=options.min_face_size,
-            detector=face_detector,
-            scrfd_model=scrfd_model,
-        )
-        if model_sampling:
-            options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
-        predictor = select_runtime(detector, runtime)
-        explainer = detector if options.explain else None
-        if explainer is not None and not hasattr(explainer, "forward"):
-            raise ModelNotFoundError(
-                f"{name} is an ONNX export: heatmaps (--report, --heatmaps) need the original "
-                "PyTorch checkpoint"
-            )
-        pipeline = ScanPipeline(predictor, faces, options, explainer=explainer, face_pipeline=used)
-        key = model_key(name, detector, options, used.to_dict())
-        return cls(pipeline, ResultStore(db), key, name)
+        store = ResultStore(db)
+        try:
+            loaded = load_scanner(name, options, device, **scanner)
+        except BaseException:
+            store.close()
+            raise
+        key = model_key(name, loaded.detector, loaded.options, loaded.face_pipeline.to_dict())
+        return cls(loaded.pipeline(), store, key, name)
 
     def __enter__(self) -> ScanSession:
         return self
@@ -94,31 +76,43 @@ class ScanSession:
         self.store.close()
 
     def run(
-        self, files: list[Path], *, rescan: bool = False, console: Console | None = None
+        self,
+        files: list[Path],
+        *,
+        rescan: bool = False,
+        console: Console | None = None,
+        on_result: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
         """Scan ``files`` (stored results reused unless ``rescan``); every result is committed
-        as soon as its file is finished. Returns the results in ``files`` order."""
+        as soon as its file is finished and handed to ``on_result`` (completion order; results
+        reused from earlier scans first). Returns the results in ``files`` order."""
         from dfdetect.scan.console import scan_progress
 
-        paths = [str(Path(f).resolve()) for f in files]
+        paths = [os.path.abspath(f) for f in files]  # as named: a symlink keeps its own name
         need_visuals = self.pipeline.options.explain
         progress = scan_progress(console) if console is not None else None
         hashing = progress.add_task("hash", total=len(paths), frames=0) if progress else None
         if progress:
             progress.start()
         todo: list[str] = []
-        first_of: dict[str, str] = {}  # sha256 -> the path scanned for it
+        same: dict[str, list[str]] = {}  # sha256 -> the paths holding it, scanned one first
+        emit = on_result or (lambda _result: None)
         try:
             for path in paths:
                 self._hashes[path] = sha = content_key(path, self.pipeline.options.max_file_mb)
                 if progress:
                     progress.advance(hashing)
-                if sha in first_of:
+                if sha in same:
+                    same[sha].append(path)
                     continue
-                first_of[sha] = path
-                if not rescan and self.store.get(sha, self.key, need_visuals=need_visuals):
+                same[sha] = [path]
+                stored = (
+                    None if rescan else self.store.get(sha, self.key, need_visuals=need_visuals)
+                )
+                if stored is not None:
                     self.store.link_path(path, sha, self.key)
                     self.skipped += 1
+                    emit(_relabel(stored, path))
                 else:
                     todo.append(path)
             if progress:
@@ -130,42 +124,95 @@ class ScanSession:
                 sha = self._hashes[result.path]
                 result.sha256, result.model, result.model_key = sha, self.model, self.key
                 self.store.put(result, sha, self.key, encode_visuals(result.visuals))
+                emit(result)
                 frames += len(result.frames)
                 if progress:
                     progress.update(task, advance=1, frames=frames)
         finally:
             if progress:
                 progress.stop()
-        for path in paths:
-            sha = self._hashes[path]
-            if first_of[sha] != path:
+        for sha, holders in same.items():
+            for path in holders[1:]:
                 self.store.link_path(path, sha, self.key)
+                found = next(self.store.results_for([path], self.key), None)
+                if found is not None:
+                    emit(found[0])
         return [r for r, _ in self.store.results_for(paths, self.key)]
 
-    def export(
-        self,
-        results: list[FileResult],
-        *,
-        out: Path | None = None,
-        report: Path | None = None,
-        heatmaps: Path | None = None,
-    ) -> None:
-        """Write ``--out`` (JSONL/CSV), ``--report`` (HTML) and ``--heatmaps`` (PNGs)."""
-        if out is not None:
-            write_results(results, out)
-        if report is None and heatmaps is None:
-            return
-        entries = [(r, self.store.visuals(self._hashes[r.path], self.key)) for r in results]
-        if report is not None:
-            from dfdetect.report import write_report
+    def visuals(self, result: FileResult) -> dict[str, bytes]:
+        """The report images stored with ``result`` (a result of :meth:`run`), by name."""
+        return self.store.visuals(self._hashes[result.path], self.key)
 
-            write_report(entries, report, model=self.model)
-        if heatmaps is not None:
-            for result, images in entries:
-                stem = f"{Path(result.path).stem}-{self._hashes[result.path][:8]}"
-                for name, data in images.items():
-                    if name != "thumbnail":
-                        kind, pid = name.split("/")
-                        target = heatmaps / stem / f"person{pid}_{kind}.png"
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(data)
+    def image_stem(self, result: FileResult) -> str:
+        """A file-name stem for ``result`` that two files of the same name never share."""
+        return f"{Path(result.path).stem}-{self._hashes[result.path][:8]}"
+
+
+def _relabel(result: FileResult, path: str) -> FileResult:
+    """A stored result reported under the path that holds the content now."""
+    result.path, result.target = path, symlink_target(path)
+    return result
+
+
+@dataclass
+class Scanner:
+    """What scans faces: the model (PyTorch, or an ONNX export), the engine that scores
+    (``predictor``: the model or its ONNX Runtime export), the face detector, the face pipeline
+    actually used and the scan options."""
+
+    detector: Any
+    predictor: Any
+    faces: Any
+    face_pipeline: FacePipeline
+    options: ScanOptions
+
+    def pipeline(self, predictor: Any = None, options: ScanOptions | None = None) -> ScanPipeline:
+        """A :class:`ScanPipeline` over these (``predictor``/``options`` replace the own);
+        heatmaps are computed with the PyTorch model."""
+        options = options or self.options
+        if options.explain and not hasattr(self.detector, "forward"):
+            raise ModelNotFoundError(
+                "heatmaps (--report, --heatmaps) need gradients: load the original PyTorch "
+                "checkpoint, not an ONNX export"
+            )
+        return ScanPipeline(
+            predictor or self.predictor,
+            self.faces,
+            options,
+            explainer=self.detector if options.explain else None,
+            face_pipeline=self.face_pipeline,
+        )
+
+
+def load_scanner(
+    name: str,
+    options: ScanOptions,
+    device: str | None,
+    *,
+    face_detector: str | None = None,
+    scrfd_model: str | None = None,
+    runtime: str = "auto",
+    model_sampling: bool = False,
+) -> Scanner:
+    """The detector ``name`` on ``device``, the engine that scores with it (``runtime``, see
+    :mod:`dfdetect.model.runtime`) and the face detector its recorded face pipeline asks for
+    (``face_detector`` overrides it; see :func:`dfdetect.faces.pipeline.choose_detector`): the
+    one place ``scan`` and ``serve`` build the scanner. With ``model_sampling`` videos are
+    sampled as the model's pipeline says (its frame count and order) instead of
+    ``options.frames``/``options.sampling``."""
+    from dfdetect import Detector
+    from dfdetect.faces.pipeline import build_face_detector
+    from dfdetect.model.runtime import select_runtime
+
+    detector = Detector.from_pretrained(name, device=device)
+    faces, used = build_face_detector(
+        detector.config.face_pipeline,
+        device=detector.device,
+        min_face_size=options.min_face_size,
+        detector=face_detector,
+        scrfd_model=scrfd_model,
+    )
+    if model_sampling:
+        options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
+    predictor = select_runtime(detector, runtime)
+    return Scanner(detector, predictor, faces, used, options)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from dfdetect.errors import MediaError
+from dfdetect.media.sniff import require_regular_file
 from dfdetect.scan.results import STATUS_ERROR, FileResult
+from dfdetect.scan.walk import symlink_target
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -55,10 +57,10 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 def content_key(path: str | Path, max_file_mb: float) -> str:
     """The file's sha256; for files a scan will refuse (too large, unreadable) a key derived
     from the path, so they are never hashed."""
-    try:
-        if os.path.getsize(path) <= max_file_mb * 1024 * 1024:
+    try:  # FIFOs and devices are never opened: reading them would block or never end
+        if require_regular_file(path).st_size <= max_file_mb * 1024 * 1024:
             return file_sha256(path)
-    except OSError:  # the scan itself records why the file cannot be read
+    except (MediaError, OSError):  # the scan itself records why the file cannot be read
         pass
     return unhashed_key(str(path))
 
@@ -112,10 +114,11 @@ class ResultStore:
     ) -> None:
         """Write one file's result (and encoded report images) and commit."""
         now = time.time()
+        text = json.dumps(result.to_dict(), allow_nan=False)
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (sha256, model_key, result.status, json.dumps(result.to_dict()), now),
+                (sha256, model_key, result.status, text, now),
             )
             self._db.execute(
                 "DELETE FROM visuals WHERE sha256=? AND model_key=?", (sha256, model_key)
@@ -163,5 +166,5 @@ class ResultStore:
             ).fetchone()
             if row is not None:
                 result = FileResult.from_dict(json.loads(row[0]))
-                result.path = path
+                result.path, result.target = path, symlink_target(path)
                 yield result, row[1]

@@ -3,6 +3,8 @@ heatmap of its highest-scoring face, on the crop and warped back onto the frame.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -86,3 +88,13 @@ def encode_visuals(visuals: Visuals | None) -> dict[str, bytes]:
     for pid, image in visuals.crops.items():
         images[f"crop/{pid}"] = encode_image(image, ".png")
     return images
+
+
+def save_heatmaps(images: dict[str, bytes], folder: Path) -> None:
+    """Write the ``heatmap/<person>`` and ``crop/<person>`` images of one file (as stored by
+    :func:`encode_visuals`) into ``folder`` as ``person<id>_<kind>.png``."""
+    for name, data in images.items():
+        if name != "thumbnail":
+            kind, pid = name.split("/")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"person{pid}_{kind}.png").write_bytes(data)

@@ -40,13 +40,16 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list
     Returns ``(files, missing)``: files in input order (each folder's and glob's sorted),
     each once, hidden files and folders skipped inside folders; ``missing`` lists inputs that
     matched nothing. Every file is kept whatever its extension: the scan sniffs the content.
+    Nothing is opened or resolved here: a symlinked file keeps the name it was given, and
+    FIFOs, devices and symlink loops are kept so the scan reports them (without reading them);
+    symlinked folders are not followed, so a link loop cannot make the walk run forever.
     """
     files: list[Path] = []
     seen: set[Path] = set()
     inputs, missing = read_file_lists(inputs)
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = Path(os.path.abspath(path))  # not resolve(): it raises on symlink loops
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -74,9 +77,15 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list
 
 
 def _walk(folder: Path) -> list[Path]:
-    """Regular files under ``folder``, recursively, sorted, skipping hidden entries."""
+    """Entries under ``folder`` that are not folders, recursively, sorted, skipping hidden
+    entries and never following symlinked folders."""
     out = []
-    for root, dirs, names in os.walk(folder):
+    for root, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
     return out
+
+
+def symlink_target(path: str | os.PathLike) -> str | None:
+    """Where the symlinked file ``path`` finally points (None when it is not a symlink)."""
+    return os.path.realpath(path) if os.path.islink(path) else None

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 import anyio
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dfdetect import __version__
 from dfdetect.errors import MediaError
 from dfdetect.serve.auth import api_key_dependency
+from dfdetect.serve.docs import add_offline_docs
 from dfdetect.serve.jobs import Job, QueueFull
 from dfdetect.serve.metrics import MetricsMiddleware
 from dfdetect.serve.problems import (
     Problem,
+    http_error_handler,
     invalid_request_handler,
     problem_body,
     problem_handler,
@@ -26,9 +29,12 @@ from dfdetect.serve.problems import (
 from dfdetect.serve.service import LoadErrorHook, Service
 from dfdetect.serve.settings import ServeSettings
 from dfdetect.serve.uploads import UPLOAD_OPENAPI, receive_upload
+from dfdetect.version import __version__
 
 STATIC = resources.files("dfdetect.serve") / "static"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+JobStatus = Literal["queued", "running", "done", "failed"]
+MAX_PAGE = 500
 # The page loads only its own files; images and media come from the user's file or the API.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'"
@@ -64,11 +70,15 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
         version=__version__,
         description="Face-deepfake detection: images answered at once, videos as jobs.",
         lifespan=service.lifespan,
+        docs_url=None,  # the defaults load their assets from a CDN: served locally instead
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(RequestValidationError, invalid_request_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    add_offline_docs(app)
     auth = [Depends(api_key_dependency(settings.api_key))]
 
     @app.get("/", include_in_schema=False)
@@ -119,7 +129,7 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
         """
         limit = min(timeout or settings.request_timeout_s, settings.request_timeout_s)
         engine = service.require_engine()
-        slot = service.image_slot()
+        slot = await service.image_slot()
         try:
             upload = await receive_upload(
                 request, settings.uploads_dir, settings.max_upload_bytes, settings.upload_timeout_s
@@ -164,6 +174,7 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
     )
     async def submit_job(request: Request, heatmaps: bool | None = None) -> JSONResponse:
         """Queue a video (or image) for analysis; answers 202 with the job's id and links."""
+        service.expire_jobs()
         if service.store.queued_count() >= settings.max_queue:  # refuse before the upload
             raise _queue_full(settings.max_queue)
         upload = await receive_upload(
@@ -185,6 +196,28 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
         service.job_submitted()
         body = _job_body(job)
         return JSONResponse(body, 202, headers={"Location": body["links"]["self"]})
+
+    @app.get("/v1/jobs", tags=["api"], dependencies=auth)
+    def list_jobs(
+        status: Annotated[JobStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict:
+        """Jobs newest first, ``limit`` from ``offset``, only ``status`` ones when given;
+        ``next`` links the following page (null on the last)."""
+        service.expire_jobs()
+        jobs, total = service.store.list_jobs(status, limit, offset)
+        following = None
+        if offset + len(jobs) < total:
+            query = {"status": status, "limit": limit, "offset": offset + limit}
+            following = "/v1/jobs?" + urlencode({k: v for k, v in query.items() if v is not None})
+        return {
+            "jobs": [_job_body(job) for job in jobs],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next": following,
+        }
 
     @app.get(
         "/v1/jobs/{job_id}", tags=["api"], dependencies=auth, responses=_error(404, "unknown job")
@@ -220,12 +253,13 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
         responses=_error(404, "unknown job"),
     )
     def delete_job(job_id: str) -> Response:
-        """Delete a job, its upload and its result (a running job's result is discarded)."""
-        if not _JOB_ID.fullmatch(job_id) or service.store.delete(job_id) is None:
+        """Delete a job, its upload and its result; a running job stops at its next frame."""
+        if not _JOB_ID.fullmatch(job_id) or service.delete_job(job_id) is None:
             raise Problem(404, "not_found", f"no job {job_id!r}")
         return Response(status_code=204)
 
     def _find(job_id: str) -> Job:
+        service.expire_jobs()
         job = service.store.get(job_id) if _JOB_ID.fullmatch(job_id) else None
         if job is None:
             raise Problem(404, "not_found", f"no job {job_id!r}")

@@ -4,6 +4,7 @@ scan pipeline that the routes and job workers call."""
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -29,37 +30,29 @@ class Engine:
     @classmethod
     def load(cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None) -> Engine:
         """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
-        from dfdetect import Detector
-        from dfdetect.faces.pipeline import build_face_detector
-        from dfdetect.model.runtime import select_runtime
         from dfdetect.scan.options import ScanOptions
-        from dfdetect.scan.pipeline import ScanPipeline
+        from dfdetect.scan.session import load_scanner
 
-        detector = Detector.from_pretrained(settings.model, device=settings.device)
         options = ScanOptions(
             frames=settings.frames,
             batch_size=settings.batch_size,
             max_file_mb=settings.max_upload_bytes / MB,
         )
-        face_detector, used = build_face_detector(
-            detector.config.face_pipeline,
-            device=detector.device,
-            min_face_size=options.min_face_size,
-            detector=settings.face_detector,
+        scanner = load_scanner(
+            settings.model,
+            options,
+            settings.device,
+            face_detector=settings.face_detector,
             scrfd_model=settings.scrfd_model,
+            runtime=settings.runtime,
         )
-        predictor = select_runtime(detector, settings.runtime)
-        batcher = DynamicBatcher(predictor, settings.batch_size, settings.batch_wait_s, on_batch)
+        batcher = DynamicBatcher(
+            scanner.predictor, settings.batch_size, settings.batch_wait_s, on_batch
+        )
         # heatmaps need gradients: PyTorch; an ONNX export serves scores only
-        explains = (False, True) if hasattr(detector, "forward") else (False,)
+        explains = (False, True) if hasattr(scanner.detector, "forward") else (False,)
         pipelines = {
-            explain: ScanPipeline(
-                batcher,
-                face_detector,
-                replace(options, explain=explain),
-                explainer=detector,
-                face_pipeline=used,
-            )
+            explain: scanner.pipeline(batcher, replace(options, explain=explain))
             for explain in explains
         }
         return cls(settings.model, batcher, pipelines)
@@ -73,13 +66,16 @@ class Engine:
         """Stop the batcher's model thread."""
         self.batcher.close()
 
-    def analyze(self, path: Path, filename: str, heatmaps: bool) -> dict:
+    def analyze(
+        self, path: Path, filename: str, heatmaps: bool, cancel: threading.Event | None = None
+    ) -> dict:
         """The scan result of one stored upload as JSON-ready dict, named ``filename``.
 
-        Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed;
-        a readable file without faces is a result with status ``no_face``.
+        Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed,
+        :class:`~dfdetect.errors.Cancelled` once ``cancel`` is set; a readable file without
+        faces is a result with status ``no_face``.
         """
-        result = self.pipelines[heatmaps and True in self.pipelines].analyze_path(path)
+        result = self.pipelines[heatmaps and True in self.pipelines].analyze_path(path, cancel)
         if result.failed:
             error = result.error or {}
             raise MediaError(filename, error.get("reason", "unreadable"), error.get("detail", ""))

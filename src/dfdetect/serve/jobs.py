@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfdetect.errors import DfdetectError, MediaError
+from dfdetect.errors import Cancelled, DfdetectError, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class JobStore:
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET status = 'done', finished = ?, result = ? WHERE id = ?",
-                (time.time(), json.dumps(result), job_id),
+                (time.time(), json.dumps(result, allow_nan=False), job_id),
             )
 
     def fail(self, job_id: str, code: str, message: str) -> None:
@@ -174,6 +174,33 @@ class JobStore:
             Path(job.media_path).unlink(missing_ok=True)
         return job
 
+    def list_jobs(
+        self, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Job], int]:
+        """Jobs newest first (only ``status`` ones when given), ``limit`` from ``offset``, and
+        how many there are in all."""
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY created DESC, id LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        return [Job(**dict(row)) for row in rows], total
+
+    def expire(self, ttl_s: float) -> int:
+        """Delete jobs finished (done or failed) more than ``ttl_s`` seconds ago; returns how
+        many went."""
+        with self._lock:
+            rows = self._db.execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'failed') AND finished < ?"
+                " RETURNING media_path",
+                (time.time() - ttl_s,),
+            ).fetchall()
+        for row in rows:
+            Path(row[0]).unlink(missing_ok=True)
+        return len(rows)
+
     def recover(self) -> tuple[int, int]:
         """After a restart: re-queue interrupted jobs; fail those interrupted too often.
 
@@ -192,12 +219,13 @@ class JobStore:
 
 
 class JobWorkers:
-    """Threads that claim queued jobs and run ``analyze(job) -> result dict`` on them."""
+    """Threads that claim queued jobs and run ``analyze(job, cancel) -> result dict`` on them;
+    ``analyze`` raises :class:`Cancelled` soon after the ``cancel`` event is set."""
 
     def __init__(
         self,
         store: JobStore,
-        analyze: Callable[[Job], dict],
+        analyze: Callable[[Job, threading.Event], dict],
         n_workers: int,
         poll_s: float = 1.0,
     ) -> None:
@@ -206,6 +234,8 @@ class JobWorkers:
         self.poll_s = poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._running: dict[str, threading.Event] = {}  # job id -> its cancel event
+        self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._loop, name=f"dfdetect-job-{i}", daemon=True)
             for i in range(n_workers)
@@ -240,9 +270,26 @@ class JobWorkers:
                 continue
             self._run(job)
 
+    def cancel(self, job_id: str) -> bool:
+        """Stop the running job ``job_id`` at its next frame; False when it is not running."""
+        with self._lock:
+            event = self._running.get(job_id)
+        if event is not None:
+            event.set()
+        return event is not None
+
     def _run(self, job: Job) -> None:
+        cancel = threading.Event()
+        with self._lock:
+            self._running[job.id] = cancel
+        if self.store.get(job.id) is None:  # deleted between its claim and now
+            cancel.set()
         try:
-            result = self.analyze(job)
+            if cancel.is_set():
+                raise Cancelled(job.id)
+            result = self.analyze(job, cancel)
+        except Cancelled:
+            log.info("job %s cancelled (deleted while running)", job.id)
         except MediaError as err:
             self.store.fail(
                 job.id, err.reason, f"{job.filename}: {err.reason} {err.detail}".strip()
@@ -254,4 +301,7 @@ class JobWorkers:
             self.store.fail(job.id, "internal", f"{job.filename}: {type(err).__name__}: {err}")
         else:
             self.store.finish(job.id, result)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
         Path(job.media_path).unlink(missing_ok=True)

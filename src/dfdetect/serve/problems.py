@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dfdetect.errors import DfdetectError
 
@@ -44,3 +45,17 @@ async def invalid_request_handler(_request: Request, exc: Exception) -> JSONResp
         f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
     )
     return JSONResponse(problem_body("invalid_request", where), 422)
+
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Routing errors (no such path, wrong method) and other HTTP errors in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    message = {
+        404: f"no such path: {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    return JSONResponse(problem_body(code, message), exc.status_code, headers=exc.headers)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 
 from dfdetect.errors import MediaError
@@ -33,7 +35,8 @@ class Service:
         self.load_error: str | None = None
         self.workers: JobWorkers | None = None
         self.metrics = ServiceMetrics(queue_depth=self._queue_depth)
-        self._image_slots = threading.BoundedSemaphore(settings.max_inflight_images)
+        self._image_slots = asyncio.Semaphore(settings.max_inflight_images)
+        self._waiting_images = 0
         self._stopping = threading.Event()
 
     @asynccontextmanager
@@ -49,6 +52,7 @@ class Service:
         """Open the job store, re-queue interrupted jobs, and load the model in the background."""
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(self.settings.database)
+        self.expire_jobs()
         requeued, failed = self.store.recover()
         if requeued or failed:
             log.info(
@@ -113,29 +117,75 @@ class Service:
             raise Problem(503, f"model_{state['status']}", detail, {"Retry-After": "5"})
         return self.engine
 
-    def image_slot(self) -> threading.BoundedSemaphore:
-        """Take one of the ``max_inflight_images`` slots (429 when all are taken); the caller
-        releases it when its analysis ends."""
-        if not self._image_slots.acquire(blocking=False):
-            raise Problem(
-                429, "busy", "too many images in flight, retry shortly", {"Retry-After": "1"}
-            )
-        return self._image_slots
+    async def image_slot(self) -> ImageSlot:
+        """Take one of the ``max_inflight_images`` slots, waiting behind at most
+        ``max_waiting_images`` other requests for up to ``queue_wait_s`` (429 past either);
+        the caller releases it (from any thread) when its analysis ends."""
+        settings = self.settings
+        busy = Problem(
+            429, "busy", "too many images in flight, retry shortly", {"Retry-After": "1"}
+        )
+        if self._image_slots.locked() and self._waiting_images >= settings.max_waiting_images:
+            raise busy
+        self._waiting_images += 1
+        try:
+            with anyio.fail_after(settings.queue_wait_s):
+                await self._image_slots.acquire()
+        except TimeoutError:
+            raise busy from None
+        finally:
+            self._waiting_images -= 1
+        return ImageSlot(self._image_slots, asyncio.get_running_loop())
+
+    def delete_job(self, job_id: str) -> Job | None:
+        """Delete a job; a running one is stopped at its next frame. None when unknown."""
+        job = self.store.delete(job_id)
+        if job is not None and job.status == "running" and self.workers is not None:
+            self.workers.cancel(job_id)
+        return job
+
+    def expire_jobs(self) -> None:
+        """Forget jobs finished more than ``job_ttl_s`` ago."""
+        if self.settings.job_ttl_s is not None:
+            self.store.expire(self.settings.job_ttl_s)
 
     def job_submitted(self) -> None:
         """Wake an idle worker for the job just queued."""
         if self.workers is not None:
             self.workers.notify()
 
-    def analyze(self, engine: Engine, path: Path, filename: str, heatmaps: bool) -> dict:
+    def analyze(
+        self,
+        engine: Engine,
+        path: Path,
+        filename: str,
+        heatmaps: bool,
+        cancel: threading.Event | None = None,
+    ) -> dict:
         """Analyze one stored upload, counting the outcome in the metrics."""
         try:
-            result = engine.analyze(path, filename, heatmaps)
+            result = engine.analyze(path, filename, heatmaps, cancel)
         except MediaError:
             self.metrics.files.labels("error").inc()
             raise
         self.metrics.files.labels(result["status"]).inc()
         return result
 
-    def _analyze_job(self, job: Job) -> dict:
-        return self.analyze(self.engine, Path(job.media_path), job.filename, bool(job.heatmaps))
+    def _analyze_job(self, job: Job, cancel: threading.Event) -> dict:
+        path = Path(job.media_path)
+        return self.analyze(self.engine, path, job.filename, bool(job.heatmaps), cancel)
+
+
+class ImageSlot:
+    """One taken image slot; :meth:`release` frees it once, from any thread."""
+
+    def __init__(self, slots: asyncio.Semaphore, loop: asyncio.AbstractEventLoop) -> None:
+        self._slots = slots
+        self._loop = loop
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Give the slot back (a second call does nothing)."""
+        if not self._released.is_set():
+            self._released.set()
+            self._loop.call_soon_threadsafe(self._slots.release)

@@ -15,7 +15,10 @@ class ServeSettings:
     """Configuration of one service instance (CLI flags map one-to-one onto these fields).
 
     ``data_dir`` holds the SQLite job database and every uploaded file (under generated names);
-    nothing a client sends is written anywhere else.
+    nothing a client sends is written anywhere else. Image requests beyond
+    ``max_inflight_images`` wait (at most ``max_waiting_images`` of them, each at most
+    ``queue_wait_s``) before a 429. Finished jobs are deleted ``job_ttl_s`` after they end
+    (None: kept). A connection whose request headers take over ``header_timeout_s`` is closed.
     """
 
     model: str = DEFAULT_MODEL
@@ -25,6 +28,10 @@ class ServeSettings:
     api_key: str | None = None
     max_queue: int = 64
     max_inflight_images: int = 8
+    max_waiting_images: int = 64
+    queue_wait_s: float = 30.0
+    job_ttl_s: float | None = 24 * 3600.0
+    header_timeout_s: float = 10.0
     request_timeout_s: float = 60.0
     upload_timeout_s: float = 300.0
     job_workers: int = 1
@@ -52,6 +59,9 @@ class ServeSettings:
             "model": self.model,
             "max_upload_bytes": self.max_upload_bytes,
             "max_queue": self.max_queue,
+            "max_inflight_images": self.max_inflight_images,
+            "max_waiting_images": self.max_waiting_images,
+            "job_ttl_s": self.job_ttl_s,
             "request_timeout_s": self.request_timeout_s,
             "upload_timeout_s": self.upload_timeout_s,
             "frames": self.frames,

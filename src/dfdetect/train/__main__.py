@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dfdetect.cli.train import add_arguments, run
+from dfdetect.train.command import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:

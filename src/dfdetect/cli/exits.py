@@ -1,0 +1,86 @@
+"""One exit-code table for every ``dfdetect`` command, and the checks every command runs before
+its first input so that a bad output path or device fails at once, not after the work."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+from dfdetect.errors import CheckpointError, DfdetectError, ModelNotFoundError
+
+EXIT_OK = 0  # every input done
+EXIT_INPUTS_FAILED = 1  # some inputs failed (each one reported with its reason)
+EXIT_USAGE = 2  # bad arguments or configuration, no input
+EXIT_MODEL = 3  # the model (or face detector) cannot be loaded
+EXIT_ENVIRONMENT = 4  # an output cannot be written, the device is absent, the disk is full
+
+EXIT_CODES_HELP = (
+    "exit codes: 0 all done, 1 some inputs failed, 2 usage or configuration, "
+    "3 model cannot load, 4 output or environment"
+)
+MODEL_ERRORS = (ModelNotFoundError, CheckpointError)
+
+
+class EnvironmentProblem(DfdetectError):
+    """An output cannot be written or the requested device is absent (exit code 4)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error that stopped a command."""
+    if isinstance(exc, MODEL_ERRORS):
+        return EXIT_MODEL
+    if isinstance(exc, EnvironmentProblem | OSError | sqlite3.Error):  # sqlite: disk full
+        return EXIT_ENVIRONMENT
+    return EXIT_USAGE
+
+
+def fail(command: str, exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr (no traceback); return its exit code."""
+    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        message = f"{exc.filename}: {message}"
+    print(f"dfdetect {command}: error: {message}", file=sys.stderr)
+    return exit_code(exc)
+
+
+def check_writable(path: Path, *, folder: bool = False) -> None:
+    """Raise :class:`EnvironmentProblem` unless ``path`` (a file, or a folder with ``folder``)
+    can be created or replaced: its nearest existing parent is a writable folder."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        kind = "a folder" if path.is_dir() else "not a folder"
+        raise EnvironmentProblem(f"{path}: is {kind}")
+    target = path if folder and path.is_dir() else path.parent
+    while not target.exists():
+        target = target.parent
+    if not target.is_dir():
+        raise EnvironmentProblem(f"{path}: {target} is not a folder")
+    try:  # os.access is wrong for root and for read-only mounts: try a real file
+        with tempfile.TemporaryFile(dir=target, prefix=".dfdetect-check-"):
+            pass
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot write in {target} ({exc.strerror})") from None
+
+
+def check_device(device: str | None) -> None:
+    """Raise :class:`EnvironmentProblem` when ``device`` names an accelerator this machine lacks
+    (``ValueError`` when it is not a device name at all)."""
+    if device is None or device == "auto":
+        return
+    import torch
+
+    try:
+        kind = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {device!r} is not a torch device ({exc})") from None
+    if kind.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EnvironmentProblem(f"--device {device}: CUDA is not available on this machine")
+        if kind.index is not None and kind.index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise EnvironmentProblem(f"--device {device}: only {count} CUDA device(s)")
+    mps = getattr(torch.backends, "mps", None)
+    if kind.type == "mps" and not (mps is not None and mps.is_available()):
+        raise EnvironmentProblem(f"--device {device}: Apple MPS is not available")

@@ -1,0 +1,55 @@
+"""``dfdetect train --config FILE.yaml [key=value ...]``: LayerNorm-tune a detector.
+
+Under torchrun (``torchrun --nproc-per-node N -m dfdetect.train ...`` or ``torchrun ... $(which
+dfdetect) train ...``) every process joins the process group from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``dfdetect train``."""
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="YAML file or preset name (clip_ln_paper, gend); defaults fill what it leaves out",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides, value in YAML (e.g. optim.lr=1e-4 run.out=runs/x)",
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved config and exit"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the config and train; returns the exit code."""
+    from dfdetect.cli.exits import fail
+    from dfdetect.errors import DfdetectError
+    from dfdetect.train.config import dump_config, resolve_config
+
+    try:
+        config = resolve_config(args.config, args.overrides)
+        if args.print_config:
+            print(dump_config(config), end="")
+            return 0
+        from dfdetect.train import distributed
+        from dfdetect.train.trainer import Trainer
+
+        trainer = Trainer(config)
+        try:
+            out = trainer.fit()
+        finally:
+            distributed.teardown(trainer.info)
+    except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
+        return fail("train", exc)
+    if trainer.info.is_main:
+        best = out / "checkpoints" / "best"
+        print(f"run folder: {out}")
+        print(f"best checkpoint: {best if best.is_dir() else out / 'checkpoints' / 'last'}")
+    return 0
