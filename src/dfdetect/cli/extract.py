@@ -8,6 +8,7 @@ from pathlib import Path
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
+SEEK_MODES = ("exact", "keyframe")  # dfdetect.media.sampling.SEEK_MODES
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
 
 
@@ -65,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stride", type=_positive, default=None, help="frame step for --sampling stride"
+    )
+    parser.add_argument(
+        "--seek",
+        choices=SEEK_MODES,
+        default=None,
+        help="exact: the sampled frames themselves (default); keyframe: nearby frames that "
+        "are cheap to decode (see docs/faces.md)",
     )
     parser.add_argument(
         "--preset", choices=PRESETS, default="gend", help="face-crop template (default: gend)"
@@ -147,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         frames=args.frames,
         sampling=args.sampling,
         stride=args.stride,
+        **({"seek": args.seek} if args.seek else {}),
         preset=args.preset,
         size=args.size,
         face=args.face,

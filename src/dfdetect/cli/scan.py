@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stride", type=int, default=None, help="frame stride for --sampling stride"
     )
     parser.add_argument(
+        "--seek",
+        choices=("exact", "keyframe"),
+        default=None,
+        help="keyframe: nearby frames that are cheap to decode (default); exact: the sampled "
+        "frames themselves, slower on long videos (see docs/scan.md)",
+    )
+    parser.add_argument(
         "--min-face-size", type=int, default=40, help="smallest face side in pixels (default 40)"
     )
     parser.add_argument(
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             export_format(args.out)
         options = ScanOptions(
             frames=args.frames, sampling=args.sampling, stride=args.stride,
+            **({"seek": args.seek} if args.seek else {}),
             min_face_size=args.min_face_size, max_faces=args.max_faces,
             batch_size=args.batch_size, workers=args.workers, max_file_mb=args.max_file_mb,
             explain=args.report is not None or args.heatmaps is not None,

@@ -15,7 +15,13 @@ import numpy as np
 
 from dfdetect.errors import MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
-from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.media import (
+    VideoReader,
+    keyframe_positions,
+    load_image,
+    sample_frame_indices,
+    sniff_media_kind,
+)
 from dfdetect.scan.options import ScanOptions
 
 
@@ -105,6 +111,8 @@ class FacePreparer:
             wanted = np.sort(
                 sample_frame_indices(reader.n_frames, opts.frames, opts.sampling, opts.stride)
             )
+            if opts.seek == "keyframe":
+                wanted = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
             batch: list[tuple[int, float | None, np.ndarray]] = []
             for index, time_s, frame in reader.read(wanted.tolist()):
                 batch.append((int(index), float(time_s), frame))
