@@ -70,7 +70,8 @@ class Engine:
         Raises :class:`MediaError` (with the scan's reason) when the file cannot be analyzed;
         a readable file without faces is a result with status ``no_face``.
         """
-        result = self.pipelines[heatmaps].analyze_path(path)
+        with self.batcher.joining():  # batches wait for this request's faces
+            result = self.pipelines[heatmaps].analyze_path(path)
         if result.failed:
             error = result.error or {}
             raise MediaError(filename, error.get("reason", "unreadable"), error.get("detail", ""))
