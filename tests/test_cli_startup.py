@@ -52,3 +52,15 @@ def test_full_parser_has_every_command_with_its_options() -> None:
     for name, sub in commands.choices.items():
         assert callable(sub.get_default("_run")), name
         assert len(sub._actions) > 1, name  # more than --help
+
+
+def test_the_scan_machinery_imports_pyav_only_for_videos() -> None:
+    code = (
+        "import sys, dfdetect.scan.session, dfdetect.media as m; "
+        "print('av' in sys.modules, m.VideoReader.__name__, 'av' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "VideoReader", "True"]

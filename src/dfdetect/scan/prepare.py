@@ -16,7 +16,6 @@ import numpy as np
 from dfdetect.errors import MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
 from dfdetect.media import (
-    VideoReader,
     keyframe_positions,
     load_image,
     sample_frame_indices,
@@ -99,6 +98,8 @@ class FacePreparer:
         return prepared
 
     def _prepare_video(self, prepared: Prepared, path: str | Path) -> None:
+        from dfdetect.media.video import VideoReader  # PyAV only when a video comes
+
         opts = self.options
         with VideoReader(path) as reader:
             prepared.media = {
