@@ -64,3 +64,11 @@ def test_the_scan_machinery_imports_pyav_only_for_videos() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "VideoReader", "True"]
+
+
+def test_scan_seek_choices_match_the_library() -> None:
+    from dfdetect.media.sampling import SEEK_MODES
+
+    (commands,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    (seek,) = (a for a in commands.choices["scan"]._actions if a.dest == "seek")
+    assert tuple(seek.choices) == SEEK_MODES and seek.default is None
