@@ -3,8 +3,11 @@
 Starts a tiny-random server on 127.0.0.1 (or targets ``--url``, loopback only), then for each
 client count runs clients that POST /v1/images until ``--requests`` answers or ``--seconds``
 pass, whichever comes first. Prints a table and, with ``--json``, writes the figures.
+``--before REV`` first runs the same load against a server of the code as of git revision REV
+(its ``src/`` exported with ``git archive``), so both versions' rows print side by side.
 
     python benchmarks/load_serve.py --clients 1,4,8 --requests 60 --seconds 60
+    python benchmarks/load_serve.py --clients 1,4,8 --before 807d21c
     python benchmarks/load_serve.py --url http://127.0.0.1:8000 --api-key KEY --clients 4
 """
 
@@ -13,6 +16,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -117,6 +123,23 @@ def run_load(
     }
 
 
+def source_of(revision: str, into: Path) -> Path:
+    """``src/`` of this repository as of ``revision``, written under ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision, "src"], cwd=REPO, check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def measure(url: str, headers: dict, image: bytes, counts: list[int], args) -> list[dict]:
+    """One warm-up, then one load run per client count."""
+    run_load(url, headers, image, 1, 3, args.seconds)  # warm-up
+    return [run_load(url, headers, image, n, args.requests, args.seconds) for n in counts]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="target a running server (loopback only)")
@@ -129,32 +152,40 @@ def main(argv: list[str] | None = None) -> int:
         "--image", type=Path, default=None, help="image to post (default: a sample face)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--before", default=None, help="also load a server of this git revision, first"
+    )
     args = parser.parse_args(argv)
     image = bench_image(args.image)
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     counts = [int(c) for c in args.clients.split(",")]
-    server = None
+    versions: list[tuple[str, str | None]] = [("now", None)]
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK:
             parser.error(
                 "--url must point at 127.0.0.1 / localhost: this benchmark stays on loopback"
             )
         url = args.url.rstrip("/")
-    else:
-        tmp = tempfile.mkdtemp(prefix="dfdetect-load-")
-        server = ServerProcess(
-            ["--model", args.model], Path(tmp), env={"DFDETECT_API_KEY": ""}
-        ).start()
-        url = server.url
-    try:
         idle_rss = metric(url, headers, "process_resident_memory_bytes") / 2**20
-        run_load(url, headers, image, 1, 3, args.seconds)  # warm-up
-        rows = [run_load(url, headers, image, n, args.requests, args.seconds) for n in counts]
-    finally:
-        if server is not None:
-            server.stop()
+        rows = [{"version": "now", **r} for r in measure(url, headers, image, counts, args)]
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="dfdetect-load-"))
+        if args.before:
+            versions.insert(0, (args.before, str(source_of(args.before, tmp / "before"))))
+        rows = []
+        for version, src in versions:
+            env = {"DFDETECT_API_KEY": ""}
+            if src is not None:
+                env["PYTHONPATH"] = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
+            with ServerProcess(["--model", args.model], tmp / version, env=env) as server:
+                url = server.url
+                idle_rss = metric(url, headers, "process_resident_memory_bytes") / 2**20
+                rows += [
+                    {"version": version, **r} for r in measure(url, headers, image, counts, args)
+                ]
     table = Table(title=f"dfdetect serve load test ({url}, idle RSS {idle_rss:.0f} MB)")
     for col in (
+        "version",
         "clients",
         "ok",
         "errors",
@@ -171,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             *(
                 str(r[k])
                 for k in (
+                    "version",
                     "clients",
                     "ok",
                     "errors",

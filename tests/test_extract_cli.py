@@ -264,10 +264,11 @@ def test_argparse_errors_exit_2(raw: Path, tmp_path: Path, argv: list[str]) -> N
 def test_cli_choices_match_the_library() -> None:
     from dfdetect.faces.presets import PRESETS
     from dfdetect.faces.select import FACE_CHOICES
-    from dfdetect.media.sampling import SAMPLING_MODES
+    from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
     assert extract_cli.FACE_CHOICES == FACE_CHOICES
     assert extract_cli.SAMPLING_MODES == SAMPLING_MODES
+    assert extract_cli.SEEK_MODES == SEEK_MODES
     assert set(extract_cli.PRESETS) == set(PRESETS)
 
 

@@ -104,7 +104,7 @@ def test_scan_samples_frames_as_the_model_pipeline_says(tmp_path, tiny_detector,
                                      (False, sample_frame_indices(40, 3, "even"))):  # fmt: skip
         with ScanSession.open(
             str(tiny),
-            ScanOptions(frames=3),
+            ScanOptions(frames=3, seek="exact"),
             device="cpu",
             db=tmp_path / f"{model_sampling}.sqlite",
             model_sampling=model_sampling,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dfdetect.media import sample_frame_indices
+from dfdetect.media import keyframe_positions, sample_frame_indices
+from dfdetect.media.sampling import KEYFRAME_SLACK
 
 
 def test_even_spans_first_to_last() -> None:
@@ -50,3 +51,46 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         sample_frame_indices(10, 0)
     assert len(sample_frame_indices(0, 8, "even")) == 0
+
+
+def test_keyframe_positions_take_the_nearest_keyframe_in_reach() -> None:
+    # windows [0, 49], [50, 149], [150, 200]: each holds one keyframe
+    assert keyframe_positions([0, 100, 200], [0, 90, 180], 201).tolist() == [0, 90, 180]
+    # the keyframe nearest to the wanted frame; ties go to the earlier one
+    assert keyframe_positions([100], [0, 95, 110], 201).tolist() == [95]
+    assert keyframe_positions([50], [40, 60], 101).tolist() == [40]
+    # a keyframe just outside a window is not taken
+    assert keyframe_positions([0, 100, 200], [0, 150], 201).tolist() == [0, 100 - 50, 150]
+
+
+def test_keyframe_positions_without_a_keyframe_in_reach() -> None:
+    # near its window's start: exact (decoding from there saves at most KEYFRAME_SLACK frames)
+    assert keyframe_positions([0, 10, 20], [0], 21).tolist() == [0, 10, 20]
+    # far from it: the window's first frame, the cheapest to reach from the keyframe before
+    assert keyframe_positions([0, 100, 200], [0], 201).tolist() == [0, 50, 150]
+    gap = 2 * KEYFRAME_SLACK + 2  # the middle window starts KEYFRAME_SLACK + 1 frames early
+    assert keyframe_positions([0, gap, 2 * gap], [0], 2 * gap + 1).tolist() == [
+        0,
+        KEYFRAME_SLACK + 1,
+        2 * gap - (KEYFRAME_SLACK + 1),
+    ]
+
+
+def test_keyframe_positions_are_distinct_ascending_and_within_reach() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n_frames = int(rng.integers(1, 5000))
+        keys = np.unique(np.r_[0, rng.integers(0, n_frames, int(rng.integers(0, 40)))])
+        wanted = np.unique(rng.integers(0, n_frames, int(rng.integers(1, 40))))
+        got = keyframe_positions(wanted, keys, n_frames)
+        assert len(got) == len(wanted) and np.all(np.diff(got) > 0)
+        assert got.min() >= 0 and got.max() < n_frames
+        if len(wanted) > 1:  # at most half way to a neighbour
+            gaps = np.diff(wanted)
+            reach = np.maximum(np.r_[gaps[:1], gaps], np.r_[gaps, gaps[-1:]]) / 2
+            assert np.all(np.abs(got - wanted) <= reach)
+
+
+def test_keyframe_positions_bad_indices() -> None:
+    with pytest.raises(IndexError):
+        keyframe_positions([10], [0], 10)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dfdetect.errors import MediaError
-from dfdetect.media import VideoReader
+from dfdetect.media import VideoReader, keyframe_positions, sample_frame_indices
 from dfdetect.media.synthetic import write_video
 
 WIDTH, HEIGHT, BITS = 160, 96, 10
@@ -101,6 +101,44 @@ def test_seeking_decodes_only_the_needed_groups(videos, monkeypatch) -> None:
         frames = list(reader.read([100, 200, 290]))
     assert [read_code(f) for _, _, f in frames] == [100, 200, 290]
     assert decoded <= 3 * (12 + 4)  # one group of pictures (gop 12, plus B-frame slack) each
+
+
+def test_keyframe_seeking_decodes_far_fewer_frames_of_a_long_video(tmp_path, monkeypatch) -> None:
+    # 100 s at 25 fps, keyframes 250 apart (no scene-cut keyframes), 8 frames sampled
+    path = write_video(
+        tmp_path / "long.mp4",
+        (coded_frame(i) for i in range(2500)),
+        gop=250,
+        codec_options={"x264-params": "scenecut=0"},
+    )
+    decoded = 0
+    original = VideoReader._decode
+
+    def counting(self):
+        nonlocal decoded
+        for frame in original(self):
+            decoded += 1
+            yield frame
+
+    monkeypatch.setattr(VideoReader, "_decode", counting)
+    with VideoReader(path) as reader:
+        assert reader.keyframes == list(range(0, 2500, 250))
+        wanted = sample_frame_indices(reader.n_frames, 8, "even")
+        assert wanted.tolist() == [0, 357, 714, 1071, 1428, 1785, 2142, 2499]
+        decoded = 0
+        exact = [(i, read_code(f)) for i, _, f in reader.read(wanted)]
+        exact_decoded = decoded
+        planned = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
+        decoded = 0
+        fast = [(i, read_code(f)) for i, _, f in reader.read(planned)]
+    # exact: the sampled frames; keyframe: the keyframe nearest to each (the last sample's
+    # window [2321, 2499] holds none, so it takes the window's first frame)
+    assert [i for i, _ in exact] == wanted.tolist()
+    assert planned.tolist() == [0, 250, 750, 1000, 1500, 1750, 2250, 2321]
+    assert [i for i, _ in fast] == planned.tolist()
+    assert all(code == i % 2**BITS for i, code in exact + fast)
+    assert exact_decoded >= 900  # 8 seeks, each decoding ~120 frames of its group
+    assert decoded <= 8 + 71 + 8  # one per keyframe, 2321 - 2250 for the last, B-frame slack
 
 
 def test_out_of_range_indices(videos) -> None:

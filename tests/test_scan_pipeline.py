@@ -196,3 +196,30 @@ def test_scan_batches_faces_across_files(tmp_path, tiny_detector, face_detector,
     assert sum(predictor.calls) == 5  # one face per file, each scored once
     assert len(predictor.calls) < 5  # files that were ready together went in one call
     assert max(predictor.calls) > 1
+
+
+class NoFaces:
+    def detect(self, images):
+        return [[] for _ in images]
+
+
+def test_seek_option_decides_which_frames_a_scan_sees(tmp_path):
+    from dfdetect.faces import get_preset
+    from dfdetect.media.synthetic import write_video
+    from dfdetect.scan.prepare import FacePreparer
+
+    frames = [background(48, 64, seed=i % 5) for i in range(600)]
+    path = write_video(
+        tmp_path / "v.mp4", frames, gop=100, codec_options={"x264-params": "scenecut=0"}
+    )
+
+    def seen(seek: str) -> list[int]:
+        options = ScanOptions(frames=4, seek=seek)
+        prepared = FacePreparer(NoFaces(), get_preset("gend"), options).prepare_path(path)
+        return [index for index, _ in prepared.frames]
+
+    assert seen("exact") == [0, 200, 399, 599]  # sample_frame_indices(600, 4, "even")
+    assert seen("keyframe") == [0, 200, 400, 500]  # the keyframes nearest to them
+    assert ScanOptions().seek == "keyframe"
+    with pytest.raises(ValueError, match="seek"):
+        ScanOptions(seek="nearest")

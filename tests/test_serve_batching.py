@@ -94,3 +94,61 @@ def test_stands_in_for_a_detector():
     batcher.close()
     with pytest.raises(ValueError, match="max_batch"):
         DynamicBatcher(predictor, max_batch=0)
+
+
+def test_batches_wait_for_announced_requests_and_no_longer():
+    predictor = MeanPredictor()
+    # unannounced callers get no wait at all; announced ones up to 10 s
+    batcher = DynamicBatcher(predictor, max_batch=64, max_wait_s=0.0, max_join_wait_s=10.0)
+    n_threads = 5
+    ready = threading.Barrier(n_threads + 1)
+    go = [threading.Event() for _ in range(n_threads)]
+    got: dict[int, np.ndarray] = {}
+
+    def request(k: int) -> None:
+        with batcher.joining():
+            ready.wait()
+            go[k].wait()  # "detecting faces" until told to go on
+            got[k] = batcher.predict(_faces(k + 1, 2))
+
+    threads = [threading.Thread(target=request, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    for event in go:  # one after the other, each after the previous one is queued
+        event.set()
+        threading.Event().wait(0.05)
+    for t in threads:
+        t.join(20)
+    assert predictor.calls == [2 * n_threads]  # one model call for all five requests
+    for k in range(n_threads):
+        np.testing.assert_allclose(got[k], np.full(2, (k + 1) / 255), rtol=1e-6)
+
+    # a request that leaves without faces (or with an error) does not hold the batch up
+    predictor.calls.clear()
+    leaving = threading.Event()
+
+    def faceless() -> None:
+        with batcher.joining():
+            leaving.wait()
+            batcher.predict([])
+
+    def erroring() -> None:
+        with batcher.joining(), pytest.raises(ValueError):
+            leaving.wait()
+            raise ValueError("unreadable upload")
+
+    others = [threading.Thread(target=f) for f in (faceless, erroring)]
+    for t in others:
+        t.start()
+    result: list[np.ndarray] = []
+    caller = threading.Thread(target=lambda: result.append(batcher.predict(_faces(3, 1))))
+    caller.start()
+    threading.Event().wait(0.1)
+    assert result == []  # waiting for the two announced requests
+    leaving.set()
+    caller.join(5)
+    for t in others:
+        t.join(5)
+    batcher.close()
+    assert not caller.is_alive() and predictor.calls == [1]

@@ -24,8 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every subcommand's options."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Only ``command``'s module is imported and its options added (all
+    of them when None); ``dfdetect --help`` lists the commands from ``COMMANDS`` alone."""
     parser = argparse.ArgumentParser(
         prog="dfdetect",
         description="Tell whether the faces in images and videos are deepfakes.",
@@ -33,16 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dfdetect {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), "")  # the first positional
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

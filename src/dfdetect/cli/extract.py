@@ -17,6 +17,7 @@ from dfdetect.cli.exits import (
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
+SEEK_MODES = ("exact", "keyframe")  # dfdetect.media.sampling.SEEK_MODES
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
 NATIVE = "native"
 
@@ -81,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stride", type=_positive, default=None, help="frame step for --sampling stride"
+    )
+    parser.add_argument(
+        "--seek",
+        choices=SEEK_MODES,
+        default=None,
+        help="exact: the sampled frames themselves (default); keyframe: nearby frames that "
+        "are cheap to decode (see docs/faces.md)",
     )
     parser.add_argument(
         "--preset", choices=PRESETS, default=None, help="face-crop template (default: gend)"
@@ -175,6 +183,7 @@ def extract_options(args: argparse.Namespace):
     given = {
         "frames": args.frames,
         "sampling": args.sampling,
+        "seek": args.seek,
         "preset": args.preset,
         "threshold": args.threshold,
     }

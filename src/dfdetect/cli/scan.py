@@ -43,6 +43,7 @@ OPTION_FLAGS = {
     "frames": "frames",
     "sampling": "sampling",
     "stride": "stride",
+    "seek": "seek",
     "min_face_size": "min_face_size",
     "max_faces": "max_faces",
     "batch_size": "batch_size",
@@ -114,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-faces",
         type=int,
         help=f"faces scored per frame, largest first (default {d.max_faces})",
+    )
+    parser.add_argument(
+        "--seek",
+        choices=("exact", "keyframe"),
+        default=None,
+        help="keyframe: nearby frames that are cheap to decode (default); exact: the sampled "
+        "frames themselves, slower on long videos (see docs/scan.md)",
     )
     parser.add_argument(
         "--batch-size", type=int, help=f"crops per model call (default {d.batch_size})"

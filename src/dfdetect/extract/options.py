@@ -21,6 +21,7 @@ class ExtractOptions:
     frames: int = 32
     sampling: str = "max-spread"
     stride: int | None = None
+    seek: str = "exact"  # "keyframe": nearby frames cheap to decode (media.keyframe_positions)
     preset: str = "gend"
     size: int | None = 256  # None: native resolution
     face: str = "largest"

@@ -22,7 +22,7 @@ from dfdetect.faces.face import FaceDetector
 from dfdetect.faces.select import mask_from_frame
 from dfdetect.media.animation import Animation, is_animation
 from dfdetect.media.image import load_image
-from dfdetect.media.sampling import sample_frame_indices
+from dfdetect.media.sampling import keyframe_positions, sample_frame_indices
 from dfdetect.media.sniff import sniff_media_kind
 from dfdetect.media.video import VideoReader
 
@@ -136,15 +136,15 @@ def _batches(
         return
     with Animation(job.path) if kind == "image" else VideoReader(job.path) as reader:
         sampled.truncated = reader.truncated
-        sampled.indices.extend(
-            int(i)
-            for i in sample_frame_indices(
-                reader.n_frames,
-                options.frames,
-                options.sampling,  # type: ignore[arg-type]
-                options.stride,
-            )
+        wanted = sample_frame_indices(
+            reader.n_frames,
+            options.frames,
+            options.sampling,  # type: ignore[arg-type]
+            options.stride,
         )
+        if options.seek == "keyframe":
+            wanted = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
+        sampled.indices.extend(int(i) for i in wanted)
         mask_frames = _read_masks(job.mask, sampled.indices) if job.mask else None
         batch: list[Frame] = []
         for frame in reader.read(sampled.indices):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -132,7 +133,7 @@ class MTCNNDetector:
         level = imgs
         for scale in self._scales(height, width, min_face):
             size = (math.ceil(height * scale), math.ceil(width * scale))
-            level = F.interpolate(level, size=size, mode="area")  # each level from the last
+            level = resize_area(level, size)  # each level from the last
             prob, offsets = self.pnet(_normalise(level))
             group, row, col = torch.nonzero(prob > STAGE_THRESHOLDS[0], as_tuple=True)
             scores = prob[group, row, col]
@@ -183,6 +184,26 @@ class MTCNNDetector:
         return boxes[keep], prob[keep], landmarks[keep], groups[keep]
 
 
+def resize_area(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``images`` (N, C, H, W) downscaled to ``size`` (height, width) by area averaging.
+
+    On the CPU OpenCV does it, 5-10x faster than torch: first halving exactly while the image
+    is still at least twice the size (its fast path), then the remaining fraction.
+    """
+    if images.device.type != "cpu":
+        return F.interpolate(images, size=size, mode="area")
+    out = []
+    for image in images.permute(0, 2, 3, 1).numpy():
+        image = np.ascontiguousarray(image)
+        while image.shape[0] >= 2 * size[0] and image.shape[1] >= 2 * size[1]:
+            half = ((image.shape[1] + 1) // 2, (image.shape[0] + 1) // 2)
+            image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+        if image.shape[:2] != size:
+            image = cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
+        out.append(image.reshape(*size, -1))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+
+
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
     """Network input: centred, scaled, channels-last (3x faster pooling on CPU)."""
     return ((pixels - 127.5) * (1.0 / 128.0)).contiguous(memory_format=torch.channels_last)
@@ -219,7 +240,8 @@ def crop_boxes(
     steps = (torch.arange(size, device=imgs.device, dtype=imgs.dtype) + 0.5) / size
     for level in range(int(levels.max()) + 1):
         while len(halvings) <= level:
-            halvings.append(F.avg_pool2d(halvings[-1], 2, ceil_mode=True))
+            height, width = halvings[-1].shape[2:]
+            halvings.append(resize_area(halvings[-1], ((height + 1) // 2, (width + 1) // 2)))
         level_imgs = halvings[level]
         height, width = level_imgs.shape[2:]
         for group in torch.unique(groups[levels == level]).tolist():

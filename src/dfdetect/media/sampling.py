@@ -1,7 +1,9 @@
-"""Which frames of a video to use: evenly spaced, fixed stride, or max-spread from the middle."""
+"""Which frames of a video to use: evenly spaced, fixed stride, or max-spread from the middle;
+and, when exact frames are not needed, nearby frames that are cheap to decode."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -50,3 +52,49 @@ def _max_spread(n_frames: int, n: int) -> np.ndarray:
         np.minimum(distance, np.abs(positions - pick), out=distance)
         pick = int(np.argmax(distance))  # first maximum: the lower index on ties
     return chosen
+
+
+SeekMode = Literal["exact", "keyframe"]
+SEEK_MODES: tuple[str, ...] = ("exact", "keyframe")
+KEYFRAME_SLACK = 16  # frames: moving a sample to save fewer decodes than this is not worth it
+
+
+def keyframe_positions(
+    wanted: Sequence[int], keyframes: Sequence[int], n_frames: int
+) -> np.ndarray:
+    """Frames to decode in place of ``wanted`` so the cost does not grow with video length.
+
+    Each wanted frame owns a window reaching half way to its neighbours (a lone frame: the
+    whole video; the first and last: as far out as in). It is replaced by the keyframe of its
+    window nearest to it (ties: the earlier), which decodes without its group of pictures.
+    With no keyframe in the window it stays exact when decoding it costs at most
+    ``KEYFRAME_SLACK`` frames more than the window's first frame (the one nearest after its
+    keyframe), else the first frame is taken. Windows do not overlap, so the result is as
+    many distinct frames, ascending (int64). ``keyframes`` are frame indices, ascending.
+    """
+    points = sorted({int(w) for w in wanted})
+    if points and (points[0] < 0 or points[-1] >= n_frames):
+        raise IndexError(f"frame indices must lie in [0, {n_frames}), got {points}")
+    keys = np.asarray(keyframes, dtype=np.int64)
+    out = np.empty(len(points), dtype=np.int64)
+    for k, (lo, point, hi) in enumerate(_windows(points, n_frames)):
+        inside = keys[np.searchsorted(keys, lo) : np.searchsorted(keys, hi, side="right")]
+        if inside.size:
+            out[k] = inside[np.argmin(np.abs(inside - point))]  # first minimum: the earlier
+        else:
+            out[k] = point if point - lo <= KEYFRAME_SLACK else lo
+    return out
+
+
+def _windows(points: list[int], n_frames: int) -> list[tuple[int, int, int]]:
+    """``(first, point, last)`` frame of each point's window; windows tile without overlap."""
+    if len(points) == 1:
+        return [(0, points[0], n_frames - 1)]
+    windows = []
+    for k, point in enumerate(points):
+        after = (points[k + 1] - point - 1) // 2 if k + 1 < len(points) else None
+        before = point - windows[-1][2] - 1 if windows else None
+        lo = point - (before if before is not None else after)
+        hi = point + (after if after is not None else before)
+        windows.append((max(0, lo), point, min(n_frames - 1, hi)))
+    return windows

@@ -107,6 +107,11 @@ class VideoReader:
         fps = self.fps
         return span + (1.0 / fps if fps > 0 else 0.0)
 
+    @property
+    def keyframes(self) -> list[int]:
+        """Indices of the keyframes (frames that decode without the frames before them)."""
+        return [bisect.bisect_left(self._pts, key) for key in self._key_pts]
+
     def time_of(self, index: int) -> float:
         """Presentation time in seconds of frame ``index`` from the first frame."""
         return float((self._pts[index] - self._start) * self._time_base)

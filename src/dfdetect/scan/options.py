@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dfdetect.media.sampling import SAMPLING_MODES
+from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,9 @@ class ScanOptions:
     """Options of :class:`~dfdetect.scan.pipeline.ScanPipeline`.
 
     ``frames`` frames are sampled per video (``sampling`` as in
-    :func:`dfdetect.media.sample_frame_indices`); every face of at least ``min_face_size``
+    :func:`dfdetect.media.sample_frame_indices`), then with ``seek="keyframe"`` moved to
+    nearby frames that are cheap to decode (:func:`dfdetect.media.keyframe_positions`;
+    ``"exact"`` decodes the sampled frames themselves); every face of at least ``min_face_size``
     pixels is scored, up to ``max_faces`` per frame (largest first). Faces are tracked into
     persons when their boxes overlap by ``track_iou`` or their centres lie within
     ``track_distance`` box sizes. Files over ``max_file_mb`` are refused (``too_large``).
@@ -32,6 +34,7 @@ class ScanOptions:
     frames: int = 32
     sampling: str = "even"
     stride: int | None = None
+    seek: str = "keyframe"
     min_face_size: int = 40
     max_faces: int = 8
     track_iou: float = 0.3
@@ -53,6 +56,8 @@ class ScanOptions:
             raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}")
         if self.sampling == "stride" and not self.stride:
             raise ValueError("sampling='stride' needs stride >= 1")
+        if self.seek not in SEEK_MODES:
+            raise ValueError(f"seek must be one of {SEEK_MODES}, got {self.seek!r}")
         for name in (
             "max_faces",
             "batch_size",
@@ -72,7 +77,7 @@ class ScanOptions:
 
     def result_fingerprint(self) -> dict[str, Any]:
         """The options that change a file's result (not speed knobs like workers)."""
-        keys = ("frames", "sampling", "stride", "min_face_size", "max_faces", "track_iou",
+        keys = ("frames", "sampling", "stride", "seek", "min_face_size", "max_faces", "track_iou",
                 "track_distance")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 

@@ -11,14 +11,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from dfdetect.errors import Cancelled, MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
-from dfdetect.media import VideoReader, load_image, sample_frame_indices, sniff_media_kind
+from dfdetect.media import keyframe_positions, load_image, sample_frame_indices, sniff_media_kind
 from dfdetect.media.animation import Animation, is_animation
+
+if TYPE_CHECKING:
+    from dfdetect.media.video import VideoReader
 from dfdetect.media.sniff import require_regular_file
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.walk import symlink_target
@@ -105,6 +109,8 @@ class FacePreparer:
             elif prepared.kind == "image":
                 self._add_frames(prepared, [(0, None, load_image(path))])
             else:
+                from dfdetect.media.video import VideoReader  # PyAV only when a video comes
+
                 self._prepare_video(prepared, VideoReader(path), path, cancel)
         except (MediaError, OSError) as exc:
             prepared.error = media_error(exc)
@@ -142,6 +148,8 @@ class FacePreparer:
             wanted = np.sort(
                 sample_frame_indices(reader.n_frames, opts.frames, opts.sampling, opts.stride)
             )
+            if opts.seek == "keyframe":
+                wanted = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
             batch: list[tuple[int, float | None, np.ndarray]] = []
             for index, time_s, frame in reader.read(wanted.tolist()):
                 if cancel is not None and cancel.is_set():

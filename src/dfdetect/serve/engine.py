@@ -75,7 +75,9 @@ class Engine:
         :class:`~dfdetect.errors.Cancelled` once ``cancel`` is set; a readable file without
         faces is a result with status ``no_face``.
         """
-        result = self.pipelines[heatmaps and True in self.pipelines].analyze_path(path, cancel)
+        with self.batcher.joining():  # batches wait for this request's faces
+            pipeline = self.pipelines[heatmaps and True in self.pipelines]
+            result = pipeline.analyze_path(path, cancel)
         if result.failed:
             error = result.error or {}
             raise MediaError(filename, error.get("reason", "unreadable"), error.get("detail", ""))
