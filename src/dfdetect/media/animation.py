@@ -31,7 +31,7 @@ def is_animation(path: str | Path) -> bool:
 class Animation:
     """The frames of an animated image, with the interface of
     :class:`~dfdetect.media.video.VideoReader` the scan uses (``n_frames``, ``fps``,
-    ``duration``, ``width``, ``height``, ``truncated``, ``read``).
+    ``duration``, ``width``, ``height``, ``truncated``, ``keyframes``, ``read``).
 
     Raises :class:`MediaError` (``too_large``, ``corrupt``, ``truncated``).
     """
@@ -74,6 +74,12 @@ class Animation:
         except (OSError, ValueError, SyntaxError, EOFError):
             self.truncated = True
             return False
+
+    @property
+    def keyframes(self) -> list[int]:
+        """Every frame: Pillow seeks to any frame of an animation, so keyframe seeking leaves
+        the sampled frames as they are."""
+        return list(range(self.n_frames))
 
     def read(self, indices: Iterable[int]) -> Iterator[tuple[int, float, np.ndarray]]:
         """``(index, time in seconds, RGB uint8 frame)`` for each wanted index that decodes."""

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.model.config import CONFIG_NAME, DetectorConfig
-from dfdetect.model.onnx_detector import ONNX_NAME, OnnxDetector
 
 RUNTIMES = ("auto", "torch", "onnx")
 CACHE_ENV = "DFDETECT_CACHE"
@@ -38,9 +37,11 @@ def content_key(detector) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def cached_onnx(detector, cache: Path | None = None) -> OnnxDetector:
-    """The ONNX export of ``detector`` from the cache, exported there first when missing."""
+def cached_onnx(detector, cache: Path | None = None):
+    """The ONNX export of ``detector`` (an :class:`~dfdetect.model.onnx_detector.OnnxDetector`)
+    from the cache, exported there first when missing."""
     from dfdetect.model.export import ExportError, export_onnx
+    from dfdetect.model.onnx_detector import ONNX_NAME, OnnxDetector
 
     key = content_key(detector)
     folder = (cache or cache_root()) / "onnx" / key
@@ -56,6 +57,8 @@ def cached_onnx(detector, cache: Path | None = None) -> OnnxDetector:
 def select_runtime(detector, runtime: str = "auto", cache: Path | None = None):
     """What runs ``detector`` (a loaded :class:`~dfdetect.Detector` or an ONNX export) under
     ``runtime``: the detector itself, or its cached ONNX export."""
+    from dfdetect.model.onnx_detector import OnnxDetector
+
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
     if isinstance(detector, OnnxDetector):

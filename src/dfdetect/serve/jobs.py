@@ -291,9 +291,12 @@ class JobWorkers:
         except Cancelled:
             log.info("job %s cancelled (deleted while running)", job.id)
         except MediaError as err:
-            self.store.fail(
-                job.id, err.reason, f"{job.filename}: {err.reason} {err.detail}".strip()
-            )
+            if cancel.is_set():  # its upload went with the deletion before a frame was read
+                log.info("job %s cancelled (deleted while running)", job.id)
+            else:
+                self.store.fail(
+                    job.id, err.reason, f"{job.filename}: {err.reason} {err.detail}".strip()
+                )
         except Exception as err:  # a job's failure must not stop the worker
             if self._stop.is_set():  # the model went away at shutdown: re-queued at next start
                 return
