@@ -100,3 +100,23 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module (``usefixtures``): tiny models on a shared 2-core
+    machine run far faster so."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def toy_root(samples_dir, tmp_path_factory):
+    """A toy FF++ crop tree built from the shared samples (64 px crops)."""
+    from dfdetect.data.toy import make_toy_dataset, video_folders
+
+    return make_toy_dataset(video_folders(samples_dir), tmp_path_factory.mktemp("toy"), size=64)

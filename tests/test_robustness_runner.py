@@ -11,27 +11,16 @@ import pandas as pd
 import pytest
 import torch
 
-from dfdetect.data.toy import make_toy_dataset, video_folders
 from dfdetect.evaluate.runner import evaluate
 from dfdetect.robustness import runner as robustness_runner
 from dfdetect.robustness.perturbations import Cell
 from dfdetect.robustness.report import write_report
 from dfdetect.robustness.runner import RobustnessOptions, run_robustness
+from test_train_e2e import toy_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 N_BOOT = 200
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def toy_root(samples_dir, tmp_path_factory):
-    return make_toy_dataset(video_folders(samples_dir), tmp_path_factory.mktemp("toy"), size=64)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +28,6 @@ def trained(toy_root, tmp_path_factory):
     """The small model tests/test_train_e2e.py trains (same toy data and config)."""
     from dfdetect import Detector
     from dfdetect.train.trainer import Trainer
-    from test_train_e2e import toy_config
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tiny-random.*")

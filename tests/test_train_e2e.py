@@ -14,10 +14,11 @@ import torch
 
 from dfdetect.cli import main as cli
 from dfdetect.data.specs import load_entries
-from dfdetect.data.toy import make_toy_dataset, video_folders
 from dfdetect.media import load_image
 from dfdetect.train.config import resolve_config
 from dfdetect.train.trainer import Trainer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_config(root, out, **optim):
@@ -42,20 +43,6 @@ def toy_config(root, out, **optim):
         "run": {"out": str(out), "log_every": 1, "progress": False, "checkpoint_every": 1000},
     }
     return resolve_config(config)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: tiny models on a shared 2-core machine run far faster so."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def toy_root(samples_dir, tmp_path_factory):
-    return make_toy_dataset(video_folders(samples_dir), tmp_path_factory.mktemp("toy"), size=64)
 
 
 @pytest.fixture(scope="module")
