@@ -17,7 +17,9 @@ from dfdetect.data.toy import make_toy_dataset, video_folders
 from dfdetect.model.checkpoint import read_safetensors
 from dfdetect.train.config import ConfigError, preset_names, resolve_config
 from dfdetect.train.trainer import Trainer
-from test_train_e2e import _one_thread, toy_config  # noqa: F401
+from test_train_e2e import toy_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
