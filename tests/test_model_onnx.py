@@ -5,6 +5,9 @@ and scan / evaluate give the same scores on either runtime."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +21,7 @@ from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces.pipeline import GEND_PIPELINE
 from dfdetect.model.export import ExportError, export_onnx
 from dfdetect.model.onnx_detector import OnnxDetector
-from dfdetect.model.runtime import cached_onnx, load_detector, select_runtime
+from dfdetect.model.runtime import cached_onnx, load_detector, load_model, select_runtime
 
 pytest.importorskip("onnxruntime")
 
@@ -82,7 +85,7 @@ def test_auto_runtime_exports_once_then_reuses_the_cache(tmp_path, trained, face
     det, folder = trained
     first = load_detector(str(folder), runtime="auto", cache=tmp_path)
     assert isinstance(first, OnnxDetector)
-    [cached] = list((tmp_path / "onnx").iterdir())
+    [cached] = [p for p in (tmp_path / "onnx").iterdir() if p.name != "sources"]
     stamp = (cached / "model.onnx").stat().st_mtime_ns
     again = load_detector(str(folder), runtime="auto", cache=tmp_path)
     assert again.path == first.path and (cached / "model.onnx").stat().st_mtime_ns == stamp
@@ -94,6 +97,62 @@ def test_auto_runtime_exports_once_then_reuses_the_cache(tmp_path, trained, face
     with pytest.raises(ModelNotFoundError, match="ONNX export"):
         select_runtime(first, "torch")
     assert select_runtime(first, "onnx") is first
+
+
+def test_a_cached_export_loads_without_building_the_torch_model(tmp_path, trained, faces):
+    det, folder = trained
+    cache = tmp_path / "cache"
+    first = load_model(str(folder), cache=cache)
+    assert isinstance(first.detector, Detector) and isinstance(first.predictor, OnnxDetector)
+    assert first.identity == {"config": det.config.to_dict(), "weights": det.weights_digest()}
+    [memo] = (cache / "onnx" / "sources").iterdir()
+    fast = load_model(str(folder), cache=cache)
+    assert isinstance(fast.detector, OnnxDetector) and fast.predictor is fast.detector
+    assert fast.predictor.path == first.predictor.path
+    assert json.dumps(fast.identity, sort_keys=True, default=str) == json.dumps(
+        first.identity, sort_keys=True, default=str
+    )
+    np.testing.assert_allclose(fast.predictor.predict(faces), det.predict(faces), atol=1e-5)
+    # gradients wanted, or the PyTorch runtime: the full path
+    assert isinstance(load_model(str(folder), cache=cache, need_torch=True).detector, Detector)
+    assert isinstance(load_model(str(folder), runtime="torch", cache=cache).predictor, Detector)
+    # a torn record is ignored and rewritten
+    memo.write_text("{not json")
+    assert isinstance(load_model(str(folder), cache=cache).detector, Detector)
+    assert json.loads(memo.read_text())["export"] == first.predictor.path.parent.name
+    # changed weights on disk: another key, the full path again
+    weights = folder / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert isinstance(load_model(str(folder), cache=cache).detector, Detector)
+    assert len(list((cache / "onnx" / "sources").iterdir())) == 2
+
+
+def test_a_warm_one_image_scan_imports_no_transformers(tmp_path, trained, samples_dir):
+    from dfdetect.media.synthetic import face_image
+    from test_scan_media import load_crop
+
+    _, folder = trained
+    photo = tmp_path / "face.png"
+    face_image(photo, load_crop(sorted(samples_dir.glob("FF/*/*/*.png"))[0]))
+    env = {**os.environ, "DFDETECT_CACHE": str(tmp_path / "cache")}
+    script = (
+        "import sys; from dfdetect.cli import main; "
+        f"code = main(['scan', {str(photo)!r}, '--model', {str(folder)!r}, '--quiet', "
+        f"'--db', {str(tmp_path / 'db.sqlite')!r}, '--out', sys.argv[1]]); "
+        "print(code, 'transformers' in sys.modules)"
+    )
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"{k}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True
+        )
+        runs.append((done.stdout.split(), json.loads(out.read_text())))
+    assert runs[0][0] == ["0", "True"]  # the first run builds the model and exports it
+    assert runs[1][0] == ["0", "False"]
+    # one model key on both paths: the second run finds the first one's stored result
+    assert runs[1][1]["model_key"] == runs[0][1]["model_key"]
+    assert runs[1][1]["prob"] == runs[0][1]["prob"]
 
 
 def test_export_cli_checks_auroc_and_refuses_losses(tmp_path, trained, samples_dir, capsys):

@@ -21,12 +21,14 @@ from dfdetect.scan.visuals import encode_visuals
 from dfdetect.scan.walk import symlink_target
 
 
-def model_key(name: str, detector, options: ScanOptions, face_pipeline: dict | None = None) -> str:
-    """``name@hash`` of the detector's config, its trained tensors, the face pipeline used and
-    the result-changing scan options: results stored under one key are interchangeable."""
+def model_key(
+    name: str, identity: dict, options: ScanOptions, face_pipeline: dict | None = None
+) -> str:
+    """``name@hash`` of the detector's identity (config and weights digest, see
+    :func:`dfdetect.model.runtime.identity`), the face pipeline used and the result-changing
+    scan options: results stored under one key are interchangeable."""
     fingerprint = {
-        "config": detector.config.to_dict(),
-        "weights": detector.weights_digest(),
+        **identity,
         "options": options.result_fingerprint(),
         "face_pipeline": face_pipeline,
     }
@@ -66,7 +68,7 @@ class ScanSession:
         except BaseException:
             store.close()
             raise
-        key = model_key(name, loaded.detector, loaded.options, loaded.face_pipeline.to_dict())
+        key = model_key(name, loaded.identity, loaded.options, loaded.face_pipeline.to_dict())
         return cls(loaded.pipeline(), store, key, name)
 
     def __enter__(self) -> ScanSession:
@@ -157,11 +159,12 @@ def _relabel(result: FileResult, path: str) -> FileResult:
 @dataclass
 class Scanner:
     """What scans faces: the model (PyTorch, or an ONNX export), the engine that scores
-    (``predictor``: the model or its ONNX Runtime export), the face detector, the face pipeline
-    actually used and the scan options."""
+    (``predictor``: the model or its ONNX Runtime export), the model's identity (what results
+    are keyed by), the face detector, the face pipeline actually used and the scan options."""
 
     detector: Any
     predictor: Any
+    identity: dict
     faces: Any
     face_pipeline: FacePipeline
     options: ScanOptions
@@ -193,18 +196,22 @@ def load_scanner(
     scrfd_model: str | None = None,
     runtime: str = "auto",
     model_sampling: bool = False,
+    need_torch: bool | None = None,
 ) -> Scanner:
     """The detector ``name`` on ``device``, the engine that scores with it (``runtime``, see
     :mod:`dfdetect.model.runtime`) and the face detector its recorded face pipeline asks for
     (``face_detector`` overrides it; see :func:`dfdetect.faces.pipeline.choose_detector`): the
     one place ``scan`` and ``serve`` build the scanner. With ``model_sampling`` videos are
     sampled as the model's pipeline says (its frame count and order) instead of
-    ``options.frames``/``options.sampling``."""
-    from dfdetect import Detector
+    ``options.frames``/``options.sampling``. ``need_torch`` (default: ``options.explain``) keeps
+    the PyTorch model for heatmaps even when ONNX Runtime scores."""
     from dfdetect.faces.pipeline import build_face_detector
-    from dfdetect.model.runtime import select_runtime
+    from dfdetect.model.runtime import load_model
 
-    detector = Detector.from_pretrained(name, device=device)
+    if need_torch is None:
+        need_torch = options.explain
+    model = load_model(name, runtime=runtime, device=device, need_torch=need_torch)
+    detector = model.detector
     faces, used = build_face_detector(
         detector.config.face_pipeline,
         device=detector.device,
@@ -214,5 +221,4 @@ def load_scanner(
     )
     if model_sampling:
         options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
-    predictor = select_runtime(detector, runtime)
-    return Scanner(detector, predictor, faces, used, options)
+    return Scanner(detector, model.predictor, model.identity, faces, used, options)

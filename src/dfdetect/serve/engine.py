@@ -45,6 +45,7 @@ class Engine:
             face_detector=settings.face_detector,
             scrfd_model=settings.scrfd_model,
             runtime=settings.runtime,
+            need_torch=True,  # requests may ask for heatmaps
         )
         batcher = DynamicBatcher(
             scanner.predictor, settings.batch_size, settings.batch_wait_s, on_batch

@@ -238,6 +238,7 @@ def describe_model(
     options (as JSON; see :func:`dfdetect.faces.pipeline.choose_detector`) and threshold."""
     from dfdetect import Detector
     from dfdetect.faces.pipeline import choose_detector
+    from dfdetect.model.runtime import identity
     from dfdetect.scan.session import model_key
 
     with warnings.catch_warnings():
@@ -248,7 +249,7 @@ def describe_model(
     )
     described = {"pipeline": used.to_dict(), "options": detector_options}
     return {
-        "key": model_key(name, detector, options, used.to_dict()),
+        "key": model_key(name, identity(detector), options, used.to_dict()),
         "face_pipeline": json.dumps(described, sort_keys=True),
         "threshold": float(detector.threshold),
     }
