@@ -71,6 +71,25 @@ def test_fp32_export_gives_the_same_scores_and_carries_the_config(tmp_path, trai
         Detector.from_pretrained(tmp_path / "onnx", device="cuda")
 
 
+def op_types(path: Path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def test_clip_exports_are_fused_unless_fusion_changes_the_logits(tmp_path, trained, monkeypatch):
+    from dfdetect.model import export
+
+    det, _ = trained
+    fused, _ = export_onnx(det, tmp_path / "fused")
+    assert fused.config.onnx["fusion"] == "clip"
+    assert {"Attention", "SkipLayerNormalization", "QuickGelu"} <= op_types(fused.path)
+    monkeypatch.setattr(export, "FUSION_TOLERANCE", -1.0)  # no fused graph can pass
+    plain, drift = export_onnx(det, tmp_path / "plain")
+    assert plain.config.onnx["fusion"] == "" and "Attention" not in op_types(plain.path)
+    assert drift["max_abs_dp"] < 1e-5 and not list(tmp_path.glob("**/*.fused.onnx"))
+
+
 def test_int8_export_reports_its_drift(tmp_path, trained, faces):
     det, _ = trained
     exported, drift = export_onnx(det, tmp_path / "int8", int8=True)

@@ -28,7 +28,8 @@ class Family:
     model's output with its classifier head removed). ``gend_prefix`` is where the tower sits in
     the authors' checkpoints; ``tower_attr`` is the submodule transformers 4.x nested it under
     (5.x does not). ``processor_file`` means a backbone folder's ``preprocessor_config.json``
-    decides the preprocessing."""
+    decides the preprocessing. ``onnx_fusion`` names the ONNX Runtime fusions (attention,
+    skip-LayerNorm, GELU) that exports of the family get."""
 
     name: str
     library: str
@@ -40,6 +41,7 @@ class Family:
     tower_attr: str = ""
     processor_file: bool = False
     extra: str = ""  # the pip extra that brings the library, when it is not a core dependency
+    onnx_fusion: str = ""  # onnxruntime.transformers model type whose fusions fit its graph
 
     def preprocess_at(self, size: int) -> PreprocessConfig:
         """The default preprocessing scaled to input ``size`` (the resize keeps its ratio)."""
@@ -58,6 +60,7 @@ _FAMILIES = [
         "feature_extractor.vision_model.",
         model_types=("clip_vision_model", "clip"),
         tower_attr="vision_model",
+        onnx_fusion="clip",
     ),
     Family(
         "dinov2",
