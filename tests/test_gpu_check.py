@@ -35,6 +35,7 @@ def report(tmp_path_factory) -> dict:
     return printed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("section", list(ENTRIES))
 def test_every_section_reports_rates_and_ratios(report, section):
     out = report[section]
@@ -47,6 +48,7 @@ def test_every_section_reports_rates_and_ratios(report, section):
     assert out["entries"][out["baseline"]]["ratio"] == 1.0
 
 
+@pytest.mark.slow
 def test_facts_and_the_figures_beside_the_rates(report):
     import torch
 
