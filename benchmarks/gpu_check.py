@@ -7,7 +7,8 @@ baseline in one run, printed as one JSON object (stdout; also ``--json PATH``).
 Every section runs under its own time limit and records its failure as ``{"error": ...}``
 instead of stopping the run; a variant that cannot run here says ``unavailable`` and why. Each
 entry of a section's ``entries`` gives ``per_s`` (in the section's ``unit``) and ``ratio`` =
-``per_s`` / the ``per_s`` of the section's ``baseline`` entry. The sections (see gpu_sections.py):
+``per_s`` / the ``per_s`` of the section's ``baseline`` entry; ``total_s`` counts from the
+end of the imports (a few seconds). The sections (see gpu_sections.py):
 
 - ``predict``: ``Detector.predict`` on a ViT-L/14-shaped detector with random weights
   (``--quick``: tiny-random) in fp32, bf16 weights, bf16 + ``torch.compile`` (the compiling call
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import platform
@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from gpu_sections import BODIES, describe, time_limit
+from gpu_sections import BODIES, describe, free_cuda, time_limit
 
 from dfdetect import __version__
 from dfdetect.model.device import resolve_device
@@ -123,7 +123,10 @@ def device_facts(device: torch.device) -> dict:
 
 
 def run_section(
-    name: str, body: Callable[[dict, Plan, torch.device, float], None], plan, device
+    name: str,
+    body: Callable[[dict, Plan, torch.device, float], None],
+    plan: Plan,
+    device: torch.device,
 ) -> dict:
     """``body(out, plan, device, deadline)`` under the section's time limit; what it put in
     ``out`` before failing is kept, beside ``error``."""
@@ -137,9 +140,7 @@ def run_section(
     except Exception as exc:  # one section failing must not lose the others
         out["error"] = describe(exc)
     finally:
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        free_cuda(device)
     out["seconds"] = round(time.monotonic() - start, 1)
     state = "failed: " + out["error"] if "error" in out else "done"
     print(f"[gpu_check] {name} {state} in {out['seconds']} s", file=sys.stderr, flush=True)

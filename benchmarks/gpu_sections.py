@@ -96,6 +96,7 @@ def add_rates(entries: dict, rates: dict[str, float], baseline: str) -> None:
 
 
 def free_cuda(device: torch.device) -> None:
+    """Collect garbage and hand cached CUDA blocks back, so the next peak is the next step's."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
