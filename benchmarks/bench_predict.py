@@ -23,12 +23,20 @@ from dfdetect.model.registry import known_backbones
 
 
 def interleaved_rates(
-    fns: dict[str, Callable[[], object]], n_images: int, iters: int, device: torch.device
+    fns: dict[str, Callable[[], object]],
+    n_images: int,
+    iters: int,
+    device: torch.device,
+    budget_s: float | None = None,
 ) -> dict[str, float]:
     """Median images/s of each function over ``iters`` rounds (after one warm-up round); the
-    functions take turns within every round, so a busy machine slows them alike."""
+    functions take turns within every round, so a busy machine slows them alike. With
+    ``budget_s``, no round starts once that many seconds have passed (at least one is timed)."""
     rates: dict[str, list[float]] = {name: [] for name in fns}
+    began = time.perf_counter()
     for round_index in range(iters + 1):
+        if round_index > 1 and budget_s is not None and time.perf_counter() - began > budget_s:
+            break
         for name, fn in fns.items():
             if device.type == "cuda":
                 torch.cuda.synchronize()
