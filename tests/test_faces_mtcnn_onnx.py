@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dfdetect.errors import ModelNotFoundError
-from dfdetect.faces import create_face_detector, mtcnn_onnx
-from dfdetect.faces.mtcnn import area_resize, crop_boxes
+from dfdetect.faces import create_face_detector, mtcnn_nets, mtcnn_onnx
+from dfdetect.faces.mtcnn import area_resize, crop_boxes, halve
 from dfdetect.faces.mtcnn_numpy import Halvings
 from dfdetect.faces.mtcnn_numpy import crop_boxes as crop_boxes_numpy
 from dfdetect.faces.mtcnn_onnx import cached_graphs, graphs_key
@@ -86,10 +87,14 @@ def test_onnx_equals_torch_on_generated_frames(detectors, faces) -> None:
 
 
 def test_pyramid_and_crops_are_the_torch_ones() -> None:
-    image = background(300, 500, seed=3).astype(np.float32)
+    image = background(301, 500, seed=3).astype(np.float32)
+    pixels = torch.from_numpy(image).permute(2, 0, 1)[None]
+    for size in ((90, 150), (64, 107), (301, 500), (3, 4)):  # torch's windows, not OpenCV's
+        ref = F.interpolate(pixels, size=size, mode="area")[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(area_resize(image, size), ref, atol=2e-3)
+    ref = F.avg_pool2d(pixels, 2, ceil_mode=True)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(halve(image), ref, atol=1e-4)  # odd height: last row alone
     frame = Halvings(image)
-    for size in ((90, 150), (64, 107), (37, 62)):
-        np.testing.assert_array_equal(frame.resized(size), area_resize(image, size))
     boxes = np.array([[10, 20, 50, 60], [-30, 100, 170, 300], [400, 250, 520, 330]], np.float32)
     for size in (24, 48):
         ref = crop_boxes(
@@ -107,7 +112,7 @@ def test_graphs_are_exported_once_and_keyed_by_the_weights(tmp_path, monkeypatch
     assert all(p.is_file() and p.parent.parent == tmp_path / "mtcnn" for p in paths.values())
     monkeypatch.setattr(mtcnn_onnx, "_export", lambda *args: pytest.fail("exported again"))
     assert cached_graphs(tmp_path) == paths
-    weights = mtcnn_onnx.weights_dir()
+    weights = mtcnn_nets.weights_dir()
     changed = tmp_path / "weights"
     changed.mkdir()
     for name in ("pnet", "rnet", "onet"):

@@ -22,7 +22,6 @@ from dfdetect.faces.mtcnn import (
     area_resize,
     crop_levels,
     halve,
-    halvings_before,
     pyramid_scales,
     sample_boxes,
 )
@@ -31,8 +30,8 @@ from dfdetect.faces.nms import OverlapMode, nms
 
 
 class Halvings:
-    """A float32 image (H, W, 3) and its successive 2x area halvings, each made when first
-    needed and shared by the pyramid and the candidate crops."""
+    """A float32 image (H, W, 3) and its successive 2x halvings, each made when first needed
+    (the candidate crops are read from them)."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.levels = [image]
@@ -41,10 +40,6 @@ class Halvings:
         while len(self.levels) <= level:
             self.levels.append(halve(self.levels[-1]))
         return self.levels[level]
-
-    def resized(self, size: tuple[int, int]) -> np.ndarray:
-        """The image area-resized to ``size``, as :func:`area_resize` makes it."""
-        return area_resize(self[halvings_before(self.levels[0].shape, size)], size)
 
 
 class OnnxCascade:
@@ -81,10 +76,8 @@ class OnnxCascade:
         levels: list[np.ndarray] = []
         for scale in pyramid_scales(height, width, min_face):
             size = (math.ceil(height * scale), math.ceil(width * scale))
-            if levels:  # each level from the last, the first from the frame's halvings
-                levels = [area_resize(level, size) for level in levels]
-            else:
-                levels = [frame.resized(size) for frame in frames]
+            sources = levels or [frame[0] for frame in frames]  # each level from the last
+            levels = [area_resize(level, size) for level in sources]
             prob, offsets = self.nets("pnet", np.stack(levels))
             group, row, col = np.nonzero(prob > STAGE_THRESHOLDS[0])
             scores = prob[group, row, col]

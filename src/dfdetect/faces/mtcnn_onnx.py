@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dfdetect.faces.mtcnn_nets import load_mtcnn_nets, weights_dir
+from dfdetect.faces import mtcnn_nets
 from dfdetect.model.export import OPSET
 from dfdetect.model.runtime import cache_root
 
@@ -83,12 +83,12 @@ def graphs_key(folder: Path) -> str:
 
 def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
     """Paths of the three graphs in the cache, exported there first when missing."""
-    folder = weights_dir()
+    folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
     target = (cache or cache_root()) / "mtcnn" / graphs_key(folder)
     paths = {name: target / f"{name}.onnx" for name in NAMES}
     if not all(path.is_file() for path in paths.values()):
         target.mkdir(parents=True, exist_ok=True)
-        for name, net in zip(NAMES, load_mtcnn_nets(folder), strict=True):
+        for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
             _export(PixelInput(net, name == "pnet").eval(), name, paths[name])
     return paths
 
