@@ -249,24 +249,24 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     ceil((i + 1) H / h), likewise columns), so the CPU and GPU pyramids agree. (OpenCV's
     ``INTER_AREA`` weighs the pixels a window straddles by their covered fraction instead:
     faster, but it moved MTCNN's boxes by up to 18 px against torch's windows.)"""
-    for axis, n in enumerate(size):
-        length = image.shape[axis]
-        start = np.arange(n) * length // n
-        width = -(-(np.arange(n) + 1) * length // n) - start
-        shape = list(image.shape)
-        shape[axis] = n
-        out = np.empty(shape, np.float32)
-        for w in np.unique(width).tolist():  # two widths: one box filter pass each
-            kernel = (w, 1) if axis == 1 else (1, w)
-            means = cv2.boxFilter(image, -1, kernel, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-            means = means.reshape(image.shape)
-            pick = np.nonzero(width == w)[0]
-            if axis == 0:
-                out[pick] = means[start[pick]]
-            else:
-                out[:, pick] = means[:, start[pick]]
-        image = out
-    return image
+    image = _row_means(image, size[0]).transpose(1, 0, 2)  # then the columns as rows
+    return np.ascontiguousarray(_row_means(np.ascontiguousarray(image), size[1]).transpose(1, 0, 2))
+
+
+def _row_means(image: np.ndarray, n: int) -> np.ndarray:
+    """(n, W, C): the means of ``image``'s rows over torch's ``area`` windows."""
+    length = image.shape[0]
+    start = np.arange(n) * length // n
+    width = -(-(np.arange(n) + 1) * length // n) - start
+    total = image[start]
+    for k in range(1, int(width.max())):
+        longer = np.nonzero(width > k)[0]  # windows this long or longer
+        if len(longer) == n:
+            total += image[start + k]
+        else:
+            total[longer] += image[start[longer] + k]
+    total /= width.astype(np.float32)[:, None, None]
+    return total
 
 
 def halve(image: np.ndarray) -> np.ndarray:
