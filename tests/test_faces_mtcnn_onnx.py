@@ -14,10 +14,11 @@ import torch.nn.functional as F
 
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces import create_face_detector, mtcnn_nets, mtcnn_onnx
-from dfdetect.faces.mtcnn import area_resize, crop_boxes, halve
+from dfdetect.faces.mtcnn import crop_boxes
 from dfdetect.faces.mtcnn_numpy import Halvings
 from dfdetect.faces.mtcnn_numpy import crop_boxes as crop_boxes_numpy
 from dfdetect.faces.mtcnn_onnx import cached_graphs, graphs_key
+from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import background, face_frames, paste_face
 

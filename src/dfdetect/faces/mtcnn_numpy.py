@@ -1,10 +1,12 @@
-"""The MTCNN cascade in NumPy and OpenCV around the ONNX Runtime graphs, for the CPU.
+"""The MTCNN cascade in NumPy around the ONNX Runtime graphs, for the CPU.
 
-The same steps and numbers as the torch cascade (:mod:`dfdetect.faces.mtcnn`): the OpenCV
-area pyramid, bilinear crops read from 2x halvings of the frame, greedy NMS. It runs no torch
-operations: torch hands every operation to its thread pool, and on a busy machine those
-hand-offs cost more than the operations (measured: 2 torch threads ran the cascade 10x slower
-than one while other processes held the cores).
+The same steps and numbers as the torch cascade (:mod:`dfdetect.faces.mtcnn`): the area
+pyramid and 2x halvings of :mod:`dfdetect.faces.mtcnn_resize`, bilinear crops by the same
+``grid_sample`` call, the same greedy NMS; only the networks' float arithmetic differs. Its
+large operations are ONNX Runtime's (threads that sleep when idle) and NumPy's (one thread):
+torch hands each operation to its thread pool, and while other processes hold the cores those
+hand-offs cost more than the operations (measured: the torch cascade on 2 threads ran 10x
+slower than on one).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from dfdetect.faces.mtcnn import (
     MAX_PROPOSALS,
     PNET_WINDOW,
     STAGE_THRESHOLDS,
-    area_resize,
     crop_levels,
-    halve,
     pyramid_scales,
     sample_boxes,
 )
 from dfdetect.faces.mtcnn_onnx import OnnxNets
+from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.faces.nms import OverlapMode, nms
 
 
