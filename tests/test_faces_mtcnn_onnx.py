@@ -21,6 +21,7 @@ from dfdetect.faces.mtcnn_onnx import cached_graphs, graphs_key
 from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import background, face_frames, paste_face
+from dfdetect.model.export import ExportError
 
 pytest.importorskip("onnxruntime")
 
@@ -137,6 +138,18 @@ def test_without_onnxruntime_auto_falls_back_to_torch(monkeypatch, faces) -> Non
     paste_face(frame, faces[0], scale=0.6)
     assert len(detector.detect([frame])[0]) == 1
     with pytest.raises(ModelNotFoundError, match=r'pip install "dfdetect\[onnx\]"'):
+        create_face_detector("mtcnn", device="cpu", runtime="onnx")
+
+
+def test_graphs_that_cannot_be_made_leave_auto_on_torch(tmp_path, monkeypatch) -> None:
+    def no_onnx(*args):
+        raise torch.onnx.OnnxExporterError("Module onnx is not installed!")
+
+    monkeypatch.setenv("DFDETECT_CACHE", str(tmp_path))  # an empty cache
+    monkeypatch.setattr(mtcnn_onnx, "_export", no_onnx)
+    with pytest.warns(UserWarning, match="onnx is not installed.*running MTCNN in torch"):
+        assert create_face_detector("mtcnn", device="cpu").runtime == "torch"
+    with pytest.raises(ExportError, match="could not be exported"):
         create_face_detector("mtcnn", device="cpu", runtime="onnx")
 
 

@@ -7,6 +7,7 @@ torch as here."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -81,11 +82,9 @@ class MTCNNDetector:
         self.max_side = None if max_side is None else int(max_side)
         self.runtime = _resolve_runtime(runtime, self.device)
         if self.runtime == "onnx":
-            from dfdetect.faces.mtcnn_numpy import OnnxCascade
-            from dfdetect.faces.mtcnn_onnx import OnnxNets
-
-            self.cascade = OnnxCascade(OnnxNets(torch.get_num_threads()), self.threshold)
-        else:
+            self.cascade = _onnx_cascade(self.threshold, required=runtime == "onnx")
+            self.runtime = "torch" if self.cascade is None else "onnx"
+        if self.runtime == "torch":
             self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets())
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
@@ -213,6 +212,22 @@ def _resolve_runtime(runtime: str, device: torch.device) -> str:
     if runtime == "auto":
         return "onnx" if device.type == "cpu" and onnxruntime_available() else "torch"
     return runtime
+
+
+def _onnx_cascade(threshold: float, *, required: bool):
+    """The ONNX Runtime cascade; None, with a warning, when its graphs cannot be made and
+    onnx was not ``required`` (e.g. the ``onnx`` package missing beside onnxruntime)."""
+    from dfdetect.faces.mtcnn_numpy import OnnxCascade
+    from dfdetect.faces.mtcnn_onnx import OnnxNets
+    from dfdetect.model.export import ExportError
+
+    try:
+        return OnnxCascade(OnnxNets(torch.get_num_threads()), threshold)
+    except ExportError as exc:
+        if required:
+            raise
+        warnings.warn(f"{exc}; running MTCNN in torch instead", UserWarning, stacklevel=3)
+        return None
 
 
 def pyramid_scales(height: int, width: int, min_face: float) -> list[float]:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from dfdetect.faces import mtcnn_nets
-from dfdetect.model.export import OPSET
+from dfdetect.model.export import OPSET, ExportError
 from dfdetect.model.runtime import cache_root
 
 NAMES = ("pnet", "rnet", "onet")
@@ -82,14 +82,19 @@ def graphs_key(folder: Path) -> str:
 
 
 def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
-    """Paths of the three graphs in the cache, exported there first when missing."""
+    """Paths of the three graphs in the cache, exported there first when missing (raises
+    :class:`~dfdetect.model.export.ExportError` when that fails)."""
     folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
     target = (cache or cache_root()) / "mtcnn" / graphs_key(folder)
     paths = {name: target / f"{name}.onnx" for name in NAMES}
-    if not all(path.is_file() for path in paths.values()):
+    if all(path.is_file() for path in paths.values()):
+        return paths
+    try:
         target.mkdir(parents=True, exist_ok=True)
         for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
             _export(PixelInput(net, name == "pnet").eval(), name, paths[name])
+    except (OSError, RuntimeError) as exc:  # e.g. a read-only cache, no `onnx` package
+        raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
     return paths
 
 
