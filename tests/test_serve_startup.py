@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import threading
@@ -61,13 +62,21 @@ def test_cli_exits_non_zero_when_the_model_cannot_load(tmp_path):
     assert f"cannot load model '{missing}'" in done.stderr
 
 
-@pytest.mark.parametrize("option", ["--max-queue=0", "--max-upload-mb=-1", "--request-timeout=0"])
+@pytest.mark.parametrize(
+    "option", ["--max-queue=0", "--max-upload-mb=-1", "--request-timeout=0", "--max-inflight=0"]
+)
 def test_cli_rejects_out_of_range_options(tmp_path, capsys, option):
     parser = argparse.ArgumentParser()
     serve_cli.add_arguments(parser)
     assert serve_cli.run(parser.parse_args([option, "--data-dir", str(tmp_path)])) == 2
     assert option.split("=")[0] in capsys.readouterr().err
     assert not tmp_path.joinpath("jobs.sqlite3").exists()  # refused before starting anything
+
+
+def test_images_in_flight_default_to_twice_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert ServeSettings().max_inflight_images == 6
+    assert ServeSettings(max_inflight_images=2).max_inflight_images == 2
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from dfdetect.cli.exits import (
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
 from dfdetect.errors import DfdetectError
 from dfdetect.model import DEFAULT_MODEL
-from dfdetect.serve.settings import ServeSettings
+from dfdetect.serve.settings import ServeSettings, default_inflight
 
 API_KEY_ENV = "DFDETECT_API_KEY"
 
@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-inflight",
         type=int,
-        default=8,
-        help="most images analyzed at once (default: %(default)s)",
+        default=None,
+        help=f"most images analyzed at once (default: 2 x CPU cores, here {default_inflight()})",
     )
     parser.add_argument(
         "--request-timeout",
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         "--port": 0 <= args.port <= 65535,
         "--max-upload-mb": args.max_upload_mb > 0,
         "--max-queue": args.max_queue >= 1,
-        "--max-inflight": args.max_inflight >= 1,
+        "--max-inflight": args.max_inflight is None or args.max_inflight >= 1,
         "--request-timeout": args.request_timeout > 0,
         "--upload-timeout": args.upload_timeout > 0,
         "--job-workers": args.job_workers >= 0,
@@ -164,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * MB),
         api_key=args.api_key or None,
         max_queue=args.max_queue,
-        max_inflight_images=args.max_inflight,
         request_timeout_s=args.request_timeout,
         upload_timeout_s=args.upload_timeout,
         job_workers=args.job_workers,
@@ -176,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         scrfd_model=args.scrfd_model,
         runtime=args.runtime,
         **_given(
+            max_inflight_images=args.max_inflight,
             max_waiting_images=args.max_waiting,
             queue_wait_s=args.queue_wait,
             header_timeout_s=args.header_timeout,

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dfdetect.model import DEFAULT_MODEL
 
 MB = 1024 * 1024
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_inflight() -> int:
+    """Images analysed at once by default: twice the usable cores. Decoding and face detection
+    are CPU-bound, so more at once only makes them contend (measured on 2 cores with 8 clients:
+    16.1 requests/s with 4 in flight, 12.6 with 8)."""
+    return 2 * usable_cores()
 
 
 @dataclass(frozen=True)
@@ -16,9 +31,10 @@ class ServeSettings:
 
     ``data_dir`` holds the SQLite job database and every uploaded file (under generated names);
     nothing a client sends is written anywhere else. Image requests beyond
-    ``max_inflight_images`` wait (at most ``max_waiting_images`` of them, each at most
-    ``queue_wait_s``) before a 429. Finished jobs are deleted ``job_ttl_s`` after they end
-    (None: kept). A connection whose request headers take over ``header_timeout_s`` is closed.
+    ``max_inflight_images`` (default: :func:`default_inflight`) wait (at most
+    ``max_waiting_images`` of them, each at most ``queue_wait_s``) before a 429. Finished jobs
+    are deleted ``job_ttl_s`` after they end (None: kept). A connection whose request headers
+    take over ``header_timeout_s`` is closed.
     """
 
     model: str = DEFAULT_MODEL
@@ -27,7 +43,7 @@ class ServeSettings:
     max_upload_bytes: int = 200 * MB
     api_key: str | None = None
     max_queue: int = 64
-    max_inflight_images: int = 8
+    max_inflight_images: int = field(default_factory=default_inflight)
     max_waiting_images: int = 64
     queue_wait_s: float = 30.0
     job_ttl_s: float | None = 24 * 3600.0
