@@ -124,20 +124,14 @@ def _export(module: nn.Module, name: str, path: Path) -> None:
 
 
 class OnnxNets:
-    """The three graphs on ONNX Runtime, ``threads`` intra-op threads each. Idle threads
-    sleep instead of spinning: the nets are called many times per frame with the cascade's
-    work between, and spinning threads take the cores from it and from other processes."""
+    """The three graphs on ONNX Runtime, ``threads`` intra-op threads each (idle threads
+    sleep: the nets are called many times per frame with the cascade's work between)."""
 
     def __init__(self, threads: int, cache: Path | None = None) -> None:
-        import onnxruntime as ort
+        from dfdetect.model.onnx_detector import ort_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {
-            name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            for name, path in cached_graphs(cache).items()
+            name: ort_session(path, threads) for name, path in cached_graphs(cache).items()
         }
 
     def __call__(self, name: str, pixels: np.ndarray) -> list[np.ndarray]:

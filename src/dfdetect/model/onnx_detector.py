@@ -40,7 +40,9 @@ def predict_batches(
 
 
 def ort_session(path: Path, threads: int | None = None):
-    """An ONNX Runtime CPU session for ``path`` (``threads`` None: all cores)."""
+    """An ONNX Runtime CPU session for ``path`` (``threads`` None: all cores). Idle threads
+    sleep instead of spinning: a spinning pool takes the cores from the work between calls
+    (decoding, face detection, other requests) and from other processes."""
     try:
         import onnxruntime as ort
     except ImportError as err:
@@ -49,6 +51,8 @@ def ort_session(path: Path, threads: int | None = None):
         ) from err
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
