@@ -146,6 +146,17 @@ def test_a_cached_export_loads_without_building_the_torch_model(tmp_path, traine
     assert len(list((cache / "onnx" / "sources").iterdir())) == 2
 
 
+def test_an_unwritable_cache_leaves_auto_on_torch(tmp_path, trained):
+    _, folder = trained
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.warns(UserWarning, match="cannot write the ONNX cache"):
+        loaded = load_model(str(folder), cache=blocker / "cache")
+    assert isinstance(loaded.predictor, Detector)
+    with pytest.raises(ExportError, match="cannot write the ONNX cache"):
+        load_model(str(folder), runtime="onnx", cache=blocker / "cache")
+
+
 def test_a_warm_one_image_scan_imports_no_transformers(tmp_path, trained, samples_dir):
     from dfdetect.media.synthetic import face_image
     from test_scan_media import load_crop

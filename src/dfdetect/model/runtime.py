@@ -131,6 +131,8 @@ def cached_onnx(detector, cache: Path | None = None):
     if not (folder / ONNX_NAME).is_file():
         try:
             export_onnx(detector, folder, source_digest=key)
+        except OSError as err:
+            raise ExportError(f"cannot write the ONNX cache {folder}: {err}") from err
         except ExportError:
             if not (folder / ONNX_NAME).is_file():  # not another process finishing first
                 raise
@@ -207,6 +209,9 @@ def load_model(
     loaded = LoadedModel(detector, predictor, identity(detector))
     if memo is not None and isinstance(predictor, OnnxDetector) and predictor is not detector:
         record = {"export": predictor.path.parent.name, "identity": loaded.identity}
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(memo, json.dumps(record, default=str) + "\n")
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(memo, json.dumps(record, default=str) + "\n")
+        except OSError:
+            pass  # only the start-up shortcut is lost: the next run takes the full path again
     return loaded
