@@ -1,5 +1,5 @@
-"""MTCNN on ONNX Runtime (graphs cached by the weights' hash, NumPy cascade) against the torch
-cascade: the same faces on real sample faces and generated frames; runtime selection and the
+"""MTCNN with its networks on ONNX Runtime (graphs cached by the weights' hash) against the torch
+networks: the same faces on real sample faces and generated frames; runtime selection and the
 fallback to torch without onnxruntime."""
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import torch.nn.functional as F
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces import create_face_detector, mtcnn_nets, mtcnn_onnx
 from dfdetect.faces.mtcnn import crop_boxes
-from dfdetect.faces.mtcnn_numpy import Halvings
-from dfdetect.faces.mtcnn_numpy import crop_boxes as crop_boxes_numpy
 from dfdetect.faces.mtcnn_onnx import cached_graphs, graphs_key
 from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.media import load_image
@@ -96,16 +94,14 @@ def test_pyramid_and_crops_are_the_torch_ones() -> None:
         np.testing.assert_allclose(area_resize(image, size), ref, atol=2e-3)
     ref = F.avg_pool2d(pixels, 2, ceil_mode=True)[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(halve(image), ref, atol=1e-4)  # odd height: last row alone
-    frame = Halvings(image)
-    boxes = np.array([[10, 20, 50, 60], [-30, 100, 170, 300], [400, 250, 520, 330]], np.float32)
+    boxes = torch.tensor([[10, 20, 50, 60], [-30, 100, 170, 300], [400, 250, 520, 330]]).float()
+    groups = torch.zeros(3, dtype=torch.long)
+    pooled = [pixels]  # torch's own 2x halvings, as on a GPU
+    for _ in range(3):
+        pooled.append(F.avg_pool2d(pooled[-1], 2, ceil_mode=True))
     for size in (24, 48):
-        ref = crop_boxes(
-            [torch.from_numpy(image).permute(2, 0, 1)[None]],
-            torch.from_numpy(boxes),
-            torch.zeros(3, dtype=torch.long),
-            size,
-        )
-        np.testing.assert_allclose(crop_boxes_numpy(frame, boxes, size), ref.numpy(), atol=1e-3)
+        ref = crop_boxes(list(pooled), boxes, groups, size)
+        np.testing.assert_allclose(crop_boxes([pixels], boxes, groups, size), ref, atol=1e-3)
 
 
 def test_graphs_are_exported_once_and_keyed_by_the_weights(tmp_path, monkeypatch) -> None:

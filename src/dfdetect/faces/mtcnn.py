@@ -1,8 +1,8 @@
 """MTCNN face detection (Zhang et al. 2016): image pyramid -> PNet proposals -> RNet
 refinement -> ONet boxes and five landmarks. Large images are detected on a downscaled copy;
 same-size (detection-size) images run as one batch, on the GPU when present. On the CPU the
-cascade runs on ONNX Runtime when it is installed (:mod:`dfdetect.faces.mtcnn_numpy`), else in
-torch as here."""
+three networks run on ONNX Runtime when it is installed (:mod:`dfdetect.faces.mtcnn_onnx`),
+else in torch."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ class MTCNNDetector:
     without it.
 
     ``runtime``: ``onnx`` runs the networks on ONNX Runtime (CPU only; the graphs are exported
-    once and cached, see :mod:`dfdetect.faces.mtcnn_onnx`) with the cascade around them in
-    NumPy, with as many threads as torch uses; ``torch`` runs it all in torch; ``auto``
+    once and cached, see :mod:`dfdetect.faces.mtcnn_onnx`), with as many threads as torch uses
+    and idle threads asleep; ``torch`` runs them in torch; ``auto``
     (default) picks ``onnx`` on the CPU when onnxruntime is installed, else ``torch``. Both
     find the same faces (boxes and landmarks agree to about 1e-3 pixels).
     """
@@ -81,11 +81,11 @@ class MTCNNDetector:
         self.batch_size = max(1, int(batch_size))
         self.max_side = None if max_side is None else int(max_side)
         self.runtime = _resolve_runtime(runtime, self.device)
-        if self.runtime == "onnx":
-            self.cascade = _onnx_cascade(self.threshold, required=runtime == "onnx")
-            self.runtime = "torch" if self.cascade is None else "onnx"
-        if self.runtime == "torch":
-            self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets())
+        nets = _onnx_nets(required=runtime == "onnx") if self.runtime == "onnx" else None
+        if nets is None:
+            self.runtime = "torch"
+            nets = tuple(net.to(self.device) for net in load_mtcnn_nets())
+        self.pnet, self.rnet, self.onet = nets
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Faces per image (RGB uint8 H x W x 3), highest score first, in the image's pixels."""
@@ -107,15 +107,10 @@ class MTCNNDetector:
                     results[i] = to_image_pixels(faces, inputs[i].shape, images[i].shape)
         return results
 
+    @torch.inference_mode()
     def _detect_batch(self, batch: np.ndarray, min_face: float) -> list[list[Face]]:
         """Faces in ``batch``'s pixels, searched down to ``min_face`` (at least the PNet
         window) and kept from ``min_face`` up."""
-        if self.runtime == "onnx":
-            return self.cascade.detect_batch(batch, min_face)
-        return self._detect_batch_torch(batch, min_face)
-
-    @torch.inference_mode()
-    def _detect_batch_torch(self, batch: np.ndarray, min_face: float) -> list[list[Face]]:
         imgs = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
         n, _, height, width = imgs.shape
         boxes, groups = self._propose(imgs, max(min_face, PNET_WINDOW))
@@ -214,15 +209,15 @@ def _resolve_runtime(runtime: str, device: torch.device) -> str:
     return runtime
 
 
-def _onnx_cascade(threshold: float, *, required: bool):
-    """The ONNX Runtime cascade; None, with a warning, when its graphs cannot be made and
-    onnx was not ``required`` (e.g. the ``onnx`` package missing beside onnxruntime)."""
-    from dfdetect.faces.mtcnn_numpy import OnnxCascade
-    from dfdetect.faces.mtcnn_onnx import OnnxNets
+def _onnx_nets(*, required: bool):
+    """The three networks on ONNX Runtime; None, with a warning, when their graphs cannot be
+    made and onnx was not ``required`` (e.g. the ``onnx`` package missing beside
+    onnxruntime)."""
+    from dfdetect.faces.mtcnn_onnx import onnx_nets
     from dfdetect.model.export import ExportError
 
     try:
-        return OnnxCascade(OnnxNets(torch.get_num_threads()), threshold)
+        return onnx_nets(torch.get_num_threads())
     except ExportError as exc:
         if required:
             raise

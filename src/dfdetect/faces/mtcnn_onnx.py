@@ -2,8 +2,9 @@
 
 Exported once from the shipped weights (``torch.onnx.export``, TorchScript exporter) and
 cached under ``cache_root()/mtcnn/<key>``, the key a hash of the weights files and of the
-graph layout, so later runs load the graphs at once. Each graph takes raw RGB pixels, float32
-in 0..255, and normalises them itself.
+graph layout, so later runs load the graphs at once. Each graph takes and returns what the
+torch network does (normalised (N, 3, H, W) pixels in), so :class:`OnnxNet` stands in for it
+in the one cascade of :mod:`dfdetect.faces.mtcnn`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -25,7 +25,7 @@ from dfdetect.model.export import OPSET, ExportError
 from dfdetect.model.runtime import cache_root
 
 NAMES = ("pnet", "rnet", "onet")
-GRAPH_LAYOUT = "pixels-split-prelu-v2"  # part of the cache key: change it when the wrapper changes
+GRAPH_LAYOUT = "nchw-split-prelu-v3"  # part of the cache key: change it when the wrapper changes
 EXAMPLE_SIDES = {"pnet": 24, "rnet": 24, "onet": 48}
 OUTPUTS = {
     "pnet": ["prob", "offsets"],
@@ -55,22 +55,13 @@ class SplitPReLU(nn.Module):
         return self.slope.view(shape) * z + self.rest.view(shape) * torch.relu(z)
 
 
-class PixelInput(nn.Module):
-    """``net`` (its PReLUs split) fed raw pixels in 0..255, (N, H, W, 3) for PNet (pyramid
-    levels come channels-last from OpenCV), (N, 3, H, W) for the crops of RNet and ONet."""
-
-    def __init__(self, net: nn.Module, channels_last: bool) -> None:
-        super().__init__()
-        self.net = copy.deepcopy(net)
-        for name, child in list(self.net.named_children()):
-            if isinstance(child, nn.PReLU):
-                setattr(self.net, name, SplitPReLU(child))
-        self.channels_last = channels_last
-
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if self.channels_last:
-            pixels = pixels.permute(0, 3, 1, 2)
-        return self.net((pixels - 127.5) * (1.0 / 128.0))
+def split_prelus(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with its PReLUs split (see :class:`SplitPReLU`)."""
+    net = copy.deepcopy(net)
+    for name, child in list(net.named_children()):
+        if isinstance(child, nn.PReLU):
+            setattr(net, name, SplitPReLU(child))
+    return net
 
 
 def graphs_key(folder: Path) -> str:
@@ -92,7 +83,7 @@ def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
     try:
         target.mkdir(parents=True, exist_ok=True)
         for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
-            _export(PixelInput(net, name == "pnet").eval(), name, paths[name])
+            _export(split_prelus(net).eval(), name, paths[name])
     except (OSError, RuntimeError) as exc:  # e.g. a read-only cache, no `onnx` package
         raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
     return paths
@@ -101,7 +92,7 @@ def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
 def _export(module: nn.Module, name: str, path: Path) -> None:
     """Write ``module``'s graph to ``path`` atomically (concurrent processes may race)."""
     side = EXAMPLE_SIDES[name]
-    dynamic = {0: "batch", 1: "height", 2: "width"} if name == "pnet" else {0: "batch"}
+    dynamic = {0: "batch", 2: "height", 3: "width"} if name == "pnet" else {0: "batch"}
     axes = {"pixels": dynamic, **{out: {0: "batch"} for out in OUTPUTS[name]}}
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(handle)
@@ -110,7 +101,7 @@ def _export(module: nn.Module, name: str, path: Path) -> None:
             warnings.simplefilter("ignore")  # the legacy exporter's deprecation chatter
             torch.onnx.export(
                 module,
-                (torch.zeros((1, side, side, 3) if name == "pnet" else (1, 3, side, side)),),
+                (torch.zeros(1, 3, side, side),),
                 temporary,
                 dynamo=False,
                 input_names=["pixels"],
@@ -123,17 +114,20 @@ def _export(module: nn.Module, name: str, path: Path) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-class OnnxNets:
-    """The three graphs on ONNX Runtime, ``threads`` intra-op threads each (idle threads
-    sleep: the nets are called many times per frame with the cascade's work between)."""
+class OnnxNet:
+    """One graph on ONNX Runtime, called like the torch network it was exported from."""
 
-    def __init__(self, threads: int, cache: Path | None = None) -> None:
+    def __init__(self, path: Path, threads: int) -> None:
         from dfdetect.model.onnx_detector import ort_session
 
-        self.sessions = {
-            name: ort_session(path, threads) for name, path in cached_graphs(cache).items()
-        }
+        self.session = ort_session(path, threads)
 
-    def __call__(self, name: str, pixels: np.ndarray) -> list[np.ndarray]:
-        """``name``'s outputs for float32 pixels (see :class:`PixelInput`)."""
-        return self.sessions[name].run(None, {"pixels": pixels})
+    def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The network's outputs for normalised (N, 3, H, W) float32 ``pixels``."""
+        outputs = self.session.run(None, {"pixels": pixels.contiguous().numpy()})
+        return tuple(torch.from_numpy(out) for out in outputs)
+
+
+def onnx_nets(threads: int, cache: Path | None = None) -> tuple[OnnxNet, ...]:
+    """PNet, RNet and ONet on ONNX Runtime, ``threads`` intra-op threads each."""
+    return tuple(OnnxNet(path, threads) for path in cached_graphs(cache).values())
