@@ -120,10 +120,17 @@ def test_frames_stage_detects_faces_in_perturbed_source_videos(raw_videos, layou
         "--model", "tiny-random", "--data", data, "--stage", "frames", "--frames", "3",
         "--perturb", "VC:5", "CS:5", "BW:5", "--out", str(out), "--quiet",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    rows = {
-        r["perturbation"]: r for r in json.loads((out / "robustness.json").read_text())["cells"]
-    }
+    # the folder layout's zero-byte empty.mp4 is dropped: named with its reason, exit 1
+    assert result.returncode == (1 if layout == "folder" else 0), result.stderr
+    report = json.loads((out / "robustness.json").read_text())
+    rows = {r["perturbation"]: r for r in report["cells"]}
+    data = report["data"][0]
+    if layout == "folder":
+        assert "empty.mp4: zero_byte" in result.stderr and "--allow-missing" in result.stderr
+        assert data["video_unreadable"] == ["folder/fake/empty"] and data["scored"] == 4
+        assert "dropped: 1 video unreadable" in result.stdout
+    else:
+        assert data["listed"] == data["scored"] == 4 and "dropped: none" in result.stdout
     assert rows["clean"]["faces_sampled"] == 12 and rows["clean"]["faces_found"] == 12
     assert rows["clean"]["n_videos"] == 4 and rows["clean"]["n_frames"] == 12
     assert rows["clean"]["unreadable_crops"] == (1 if layout == "folder" else 0)  # empty.mp4
