@@ -97,6 +97,9 @@ def test_crops_stage_on_the_generic_folder_layout(samples_dir, tmp_path):
     ]
     for label, video in videos:
         shutil.copytree(samples_dir / video, root / label / video.replace("/", "_"))
+    stale = tmp_path / "out" / "examples" / "GB" / "3.png"  # a former run's perturbation
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
     code = cli(
         ["robustness", "--model", "tiny-random", "--data", str(root), "--perturb", "VC:5", "CS:5",
          "--frames", "2", "--bootstrap", "50", "--out", str(tmp_path / "out"), "--quiet"]
@@ -110,6 +113,7 @@ def test_crops_stage_on_the_generic_folder_layout(samples_dir, tmp_path):
     ]
     grey = load_image(tmp_path / "out" / "examples" / "CS" / "5.png").astype(int)
     assert (grey.max(axis=2) - grey.min(axis=2)).max() <= 1
+    assert not stale.exists()
 
 
 @pytest.mark.parametrize("layout", ["folder", "ff"])
