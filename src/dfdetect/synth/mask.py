@@ -52,7 +52,7 @@ def _radius(hull: np.ndarray) -> float:
 
 def _kernel(size: float) -> int:
     """An odd kernel side, at least 1, near ``size``."""
-    return 2 * int(round(size / 2.0)) + 1
+    return 2 * round(size / 2.0) + 1
 
 
 def blend_mask(

@@ -4,8 +4,6 @@ small resize and translation. Each returns the new image and what it drew."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
