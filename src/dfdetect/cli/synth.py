@@ -14,19 +14,10 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
+from dfdetect.cli.extract import _positive  # one parser for whole numbers >= 1
 
 METHODS = ("sbi", "blend")  # dfdetect.synth.writer.METHODS
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "style, another real face of similar landmarks blended in (default sbi)",
     )
     parser.add_argument(
-        "--count", type=_count, help="pseudo-fakes to write (default: one per input image)"
+        "--count", type=_positive, help="pseudo-fakes to write (default: one per input image)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
