@@ -17,9 +17,11 @@ import yaml
 
 from dfdetect.data.augment import AugmentConfig
 from dfdetect.errors import DfdetectError
+from dfdetect.synth.training import PseudoFakeConfig
 
 PRESETS_PACKAGE = "dfdetect.train.presets"
-FREE_FORM = {("data", "train"), ("data", "val"), ("data", "augment")}  # values not key-checked
+# values not key-checked here (their own classes check them)
+FREE_FORM = {("data", "train"), ("data", "val"), ("data", "augment"), ("data", "pseudo_fakes")}
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "balance": True,
         "num_workers": 4,
         "augment": AugmentConfig().to_dict(),  # or null / {enabled: false}
+        "pseudo_fakes": None,  # {method: sbi, keep_fakes: false}: fakes blended from real crops
     },
     "loss": {
         "ce": 1.0,
@@ -193,6 +196,7 @@ def validate(config: dict[str, Any]) -> None:
             if not isinstance(entry, dict) or "root" not in entry:
                 raise ConfigError(f"data.{section}: each entry needs a root (got {entry!r})")
     AugmentConfig.from_dict(d["augment"])  # raises on bad keys/values
+    PseudoFakeConfig.from_dict(d["pseudo_fakes"])
     if config["run"]["precision"] not in ("auto", "bf16", "fp32"):
         raise ConfigError(
             f"run.precision must be auto, bf16 or fp32, got {config['run']['precision']!r}"

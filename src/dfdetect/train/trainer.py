@@ -22,6 +22,7 @@ from dfdetect.data.sampling import EpochSampler
 from dfdetect.data.specs import expand_root, open_entries
 from dfdetect.evaluate.scoring import autocast_for
 from dfdetect.progress import progress_bar
+from dfdetect.synth.training import PseudoFakeConfig, add_pseudo_fakes
 from dfdetect.train import distributed
 from dfdetect.train.checkpoints import has_state, load_checkpoint, save_checkpoint
 from dfdetect.train.config import ConfigError, dump_config, load_yaml
@@ -48,6 +49,13 @@ class Trainer:
         )
         recorded = recorded_preset(self.train_samples)
         self.detector = build_detector(config["model"], self.device, recorded)
+        synthesize, pseudo = None, PseudoFakeConfig.from_dict(data["pseudo_fakes"])
+        if pseudo is not None:
+            crop = self.detector.config.face_pipeline.crop
+            self.train_samples, synthesize, record = add_pseudo_fakes(
+                self.train_samples, pseudo, crop, config["seed"]
+            )
+            self.detector.config.pseudo_fakes = record
         self.val_samples, val_accounts = open_entries(
             data["val"], data["val_frames_per_video"], data["frame_sampling"]
         )
@@ -72,7 +80,10 @@ class Trainer:
             world_size=world,
         )
         self.dataset = FrameDataset(
-            self.train_samples, AugmentConfig.from_dict(data["augment"]), config["seed"]
+            self.train_samples,
+            AugmentConfig.from_dict(data["augment"]),
+            config["seed"],
+            synthesize,
         )
         self.steps_per_epoch = len(self.sampler) // (self.micro * optim["accumulate"])
         if self.steps_per_epoch == 0:
