@@ -10,7 +10,6 @@ from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    check_device,
     check_writable,
     fail,
 )
@@ -225,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         return 3
     console = Console(stderr=True)
     try:
+        from dfdetect.model.device import check_device
+
         check_device(args.device)
         check_writable(args.out, folder=True)
         summary = run_extraction(args.inputs, options, console)

@@ -76,6 +76,7 @@ def named_models(values: list[str]) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print the summary; 1 when a dataset failed, 2 on bad input."""
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.robustness.h264 import has_libx264
     from dfdetect.robustness.perturbations import parse_perturb_arg
@@ -97,9 +98,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         models = [(name, load_detector(args, model)) for name, model in named_models(args.model)]
         result = run_robustness(models, data_entries(args), cells, args.out, options)
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except DfdetectError as exc:  # 3: a model cannot load, 4: the device is absent
+        return fail("robustness", exc)
     for name, message in result.errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)
     if not result.rows:
