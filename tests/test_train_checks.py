@@ -219,3 +219,29 @@ def test_a_run_killed_while_renaming_its_checkpoint_resumes_there(
     assert not (tmp_path / "run" / "checkpoints" / "last").exists()
     resumed = Trainer(_config(toy_root, tmp_path / "run", checkpoint_every=3)).fit()
     assert '"resumed_from": 3' in (resumed / "run.json").read_text()
+
+
+def test_unreadable_crops_make_the_command_exit_1_with_the_run_done(
+    toy_root, tmp_path, capsys
+) -> None:
+    root = tmp_path / "FF++"
+    shutil.copytree(toy_root, root)
+    bad = sorted((root / "real").glob("*/*.png"))[0]
+    bad.write_bytes(b"")
+    out = tmp_path / "run"
+    code = cli(
+        [
+            "train",
+            "--config",
+            "smoke",
+            f"data.train=[{{dataset: ff++, root: {root}, split: train}}]",
+            "data.val=[]",
+            "optim.epochs=1",
+            "run.progress=false",
+            f"run.out={out}",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert f"1 unreadable crops were skipped: {out / 'failures.csv'}" in captured.err
+    assert (out / "checkpoints" / "last" / "model.safetensors").is_file()  # the rest was done

@@ -7,6 +7,7 @@ dfdetect) train ...``) every process joins the process group from the environmen
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config and train; returns the exit code."""
-    from dfdetect.cli.exits import fail
+    from dfdetect.cli.exits import EXIT_INPUTS_FAILED, EXIT_OK, fail
     from dfdetect.errors import DfdetectError
     from dfdetect.train.config import dump_config, resolve_config
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             config["run"]["device"] = args.device
         if args.print_config:
             print(dump_config(config), end="")
-            return 0
+            return EXIT_OK
         from dfdetect.model.device import check_device
         from dfdetect.train import distributed
         from dfdetect.train.trainer import Trainer
@@ -64,4 +65,8 @@ def run(args: argparse.Namespace) -> int:
         best = out / "checkpoints" / "best"
         print(f"run folder: {out}")
         print(f"best checkpoint: {best if best.is_dir() else out / 'checkpoints' / 'last'}")
-    return 0
+        if trainer.failures:  # the run went on without them
+            n, report = len(trainer.failures), out / "failures.csv"
+            print(f"dfdetect train: {n} unreadable crops were skipped: {report}", file=sys.stderr)
+            return EXIT_INPUTS_FAILED
+    return EXIT_OK
