@@ -90,6 +90,12 @@ def _without_fakes(toy_root, tmp_path):
     return root
 
 
+def _train(root, out, *overrides: str) -> int:
+    """``dfdetect train --config smoke`` on the crop tree ``root`` (no validation)."""
+    data = f"data.train=[{{dataset: ff++, root: {root}, split: train}}]"
+    return cli(["train", "--config", "smoke", data, "data.val=[]", f"run.out={out}", *overrides])
+
+
 def test_training_without_fakes_stops_before_the_first_step(toy_root, tmp_path) -> None:
     from dfdetect.data.samples import DatasetError
 
@@ -101,16 +107,7 @@ def test_training_without_fakes_stops_before_the_first_step(toy_root, tmp_path) 
 
 def test_training_without_fakes_exits_2_from_the_command(toy_root, tmp_path, capsys) -> None:
     root = _without_fakes(toy_root, tmp_path)
-    code = cli(
-        [
-            "train",
-            "--config",
-            "smoke",
-            f"data.train=[{{dataset: ff++, root: {root}, split: train}}]",
-            "data.val=[]",
-            f"run.out={tmp_path / 'run'}",
-        ]
-    )
+    code = _train(root, tmp_path / "run")
     err = capsys.readouterr().err
     assert code == 2 and "0 fake faces" in err and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
@@ -229,18 +226,7 @@ def test_unreadable_crops_make_the_command_exit_1_with_the_run_done(
     bad = sorted((root / "real").glob("*/*.png"))[0]
     bad.write_bytes(b"")
     out = tmp_path / "run"
-    code = cli(
-        [
-            "train",
-            "--config",
-            "smoke",
-            f"data.train=[{{dataset: ff++, root: {root}, split: train}}]",
-            "data.val=[]",
-            "optim.epochs=1",
-            "run.progress=false",
-            f"run.out={out}",
-        ]
-    )
+    code = _train(root, out, "optim.epochs=1", "run.progress=false")
     captured = capsys.readouterr()
     assert code == 1, captured.err
     assert f"1 unreadable crops were skipped: {out / 'failures.csv'}" in captured.err
