@@ -21,7 +21,7 @@ from dfdetect.data.dataset import Batch, Collate, FrameDataset
 from dfdetect.data.provenance import recorded_preset
 from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample
 from dfdetect.data.sampling import EpochSampler
-from dfdetect.data.specs import expand_root, load_entries
+from dfdetect.data.specs import expand_root, open_entries
 from dfdetect.evaluate.scoring import autocast_for
 from dfdetect.progress import progress_bar
 from dfdetect.train import distributed
@@ -80,14 +80,19 @@ class Trainer:
         data, optim = config["data"], config["optim"]
         for entry in (*data["train"], *data["val"]):  # the run folder records real paths
             entry["root"] = str(expand_root(entry["root"]))
-        self.train_samples = load_entries(
+        self.train_samples, train_accounts = open_entries(
             data["train"], data["frames_per_video"], data["frame_sampling"]
         )
         recorded = recorded_preset(self.train_samples)
         self.detector = build_detector(config["model"], self.device, recorded)
-        self.val_samples = load_entries(
+        self.val_samples, val_accounts = open_entries(
             data["val"], data["val_frames_per_video"], data["frame_sampling"]
         )
+        self.accounting = {"train": train_accounts, "val": val_accounts}
+        if self.info.is_main:  # what the run rests on, before the first step
+            for part, accounts in self.accounting.items():
+                for accounting in accounts:
+                    print(f"{part} {accounting.line()}")
         world = self.info.world_size
         if optim["batch_size"] % (world * optim["accumulate"]):
             raise ConfigError(
@@ -278,7 +283,10 @@ class Trainer:
                 "best_video_map": self.best if math.isfinite(self.best) else None,
                 "rank_divergence": divergence,
                 "unreadable_crops": len(self.failures),
+                "data": {k: [a.to_dict() for a in v] for k, v in self.accounting.items()},
             }
+            if self.failures:
+                print(f"{len(self.failures)} unreadable training crops (see failures.csv)")
             (self.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
         distributed.barrier(self.info)
         return self.out
