@@ -75,8 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_detector(args: argparse.Namespace, model: str | None = None, runtime: str = "torch"):
     """The ``--model`` detector (or ``model``) on ``--device``, run by ``runtime``."""
+    from dfdetect.model.device import check_device
     from dfdetect.model.runtime import load_detector as load
 
+    check_device(args.device)
     return load(model or args.model, runtime=runtime, device=args.device)
 
 

@@ -76,7 +76,7 @@ def named_models(values: list[str]) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print the summary; 1 when a dataset failed or dropped videos, 2 on bad
-    input, 3 when a model cannot load."""
+    input, 3 when a model cannot load, 4 when the device is absent."""
     from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.robustness.h264 import has_libx264
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         entries = data_entries(args)
         models = [(name, load_detector(args, model)) for name, model in named_models(args.model)]
         result = run_robustness(models, entries, cells, args.out, options)
-    except DfdetectError as exc:
+    except DfdetectError as exc:  # 3: a model cannot load, 4: the device is absent
         return fail("robustness", exc)
     for name, message in result.errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)

@@ -6,6 +6,8 @@ import contextlib
 import json
 import math
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,51 @@ from torch.utils.data import DataLoader
 from dfdetect.data.augment import AugmentConfig
 from dfdetect.data.dataset import Batch, Collate, FrameDataset
 from dfdetect.data.provenance import recorded_preset
-from dfdetect.data.samples import DatasetError
+from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample
 from dfdetect.data.sampling import EpochSampler
 from dfdetect.data.specs import expand_root, open_entries
 from dfdetect.evaluate.scoring import autocast_for
 from dfdetect.progress import progress_bar
 from dfdetect.synth.training import PseudoFakeConfig, add_pseudo_fakes
 from dfdetect.train import distributed
-from dfdetect.train.checkpoints import has_state, load_checkpoint, save_checkpoint
+from dfdetect.train.checkpoints import (
+    load_checkpoint,
+    restore_checkpoint,
+    resumable,
+    save_checkpoint,
+)
 from dfdetect.train.config import ConfigError, dump_config, load_yaml
 from dfdetect.train.logs import RunLogger
 from dfdetect.train.losses import DetectorLoss
 from dfdetect.train.model import TrainModule, build_detector
 from dfdetect.train.optim import build_optimizer
 from dfdetect.train.validation import validate
+
+
+def check_classes(train: Sequence[FrameSample], val: Sequence[FrameSample]) -> None:
+    """Raise :class:`DatasetError` unless the training faces hold both classes and every
+    validation dataset does too (else its video AP, and the "best" checkpoint, mean nothing).
+    Pseudo-fake twins (``data.pseudo_fakes``) are fakes here: real faces alone then suffice."""
+    counts = Counter(s.label for s in train)
+    if not counts[REAL] or not counts[FAKE]:
+        raise DatasetError(
+            f"data.train holds {counts[REAL]} real and {counts[FAKE]} fake faces: training "
+            "needs both classes (check each entry's root, split and labels)"
+        )
+    for dataset, labels in _labels_by_dataset(val).items():
+        if len(labels) < 2:
+            have = "real" if REAL in labels else "fake"
+            raise DatasetError(
+                f"data.val: dataset {dataset!r} holds only {have} faces: its video AP is "
+                "undefined (validate on both classes or leave it out of data.val)"
+            )
+
+
+def _labels_by_dataset(samples: Sequence[FrameSample]) -> dict[str, set[int]]:
+    labels: dict[str, set[int]] = {}
+    for s in samples:
+        labels.setdefault(s.dataset, set()).add(s.label)
+    return labels
 
 
 class Trainer:
@@ -71,6 +104,7 @@ class Trainer:
                 f"{world} processes x accumulate {optim['accumulate']}"
             )
         self.micro = optim["batch_size"] // (world * optim["accumulate"])
+        check_classes(self.train_samples, self.val_samples)
         self.sampler = EpochSampler(
             self.train_samples,
             seed=config["seed"],
@@ -121,7 +155,7 @@ class Trainer:
 
     def _resume(self) -> None:
         last = self.out / "checkpoints" / "last"
-        if not (self.config["run"]["resume"] and has_state(last)):
+        if not (self.config["run"]["resume"] and resumable(last)):
             return
         path = self.out / "config.yaml"
         previous = (load_yaml(path.read_text()) if path.is_file() else None) or {}
@@ -131,7 +165,11 @@ class Trainer:
                     f"{self.out}: cannot resume, {section!r} differs from the run's config.yaml "
                     "(use another run.out or run.resume=false)"
                 )
-        state = load_checkpoint(self.detector, last)
+        if self.info.is_main:  # picks the newest checkpoint that loads and makes it "last"
+            state = restore_checkpoint(self.detector, last)
+        distributed.barrier(self.info)
+        if not self.info.is_main:
+            state = load_checkpoint(self.detector, last)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = int(state["step"]), float(state["best"])
