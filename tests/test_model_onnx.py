@@ -292,11 +292,12 @@ def test_stale_staging_folders_of_killed_exports_are_removed(tmp_path, trained):
     cache = tmp_path / "cache"
     (cache / "onnx").mkdir(parents=True)
     shutil.copytree(killed, cache / "onnx" / killed.name)  # the same, in the runtime cache
-    mine = f".export-{killed.name.split('-')[1]}-{os.getpid()}-x"  # a running export's
+    mine = f".export-{killed.name.split('-')[1]}-{os.getpid()}-x"  # a running (slow) export's
     old = parent / ".export-otherhost-1-y"  # another machine's, untouched for two days
     for folder in (parent / mine, parent / ".export-otherhost-1-z", old):
         folder.mkdir()
-    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    for folder in (parent / mine, old):
+        os.utime(folder, (time.time() - 2 * 86400,) * 2)
     export_onnx(det, parent / "fp32")
     assert sorted(p.name for p in parent.iterdir()) == sorted(
         ["fp32", mine, ".export-otherhost-1-z"]

@@ -14,8 +14,8 @@ kernels; a fused graph whose logits differ from the plain one's on probe images 
 An export is written into a hidden staging folder beside its destination
 (``.export-<host>-<pid>-<random>``), checked there, and renamed into place only when every check
 passed: a reader never sees a graph that was not checked, and an interrupt leaves nothing. Staging
-folders of exports that were killed (their process is gone, or they are older than
-:data:`STALE_STAGING_S`) are removed by the next export into the same folder.
+folders of exports that were killed (their process on this machine is gone; another machine's
+untouched for :data:`STALE_STAGING_S`) are removed by the next export into the same folder.
 """
 
 from __future__ import annotations
@@ -188,10 +188,8 @@ def _host_tag() -> str:
 
 
 def _process_alive(pid: int) -> bool:
-    if os.name != "posix":  # no signal-0 probe: only the age tells
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether it exists
     except ProcessLookupError:
         return False
     except OSError:  # EPERM: another user's process
@@ -201,15 +199,16 @@ def _process_alive(pid: int) -> bool:
 
 def _is_stale(folder: Path, now: float) -> bool:
     """Whether ``folder`` is the staging folder of an export that can no longer finish: its
-    process (on this host) is gone, or nothing was written into it for :data:`STALE_STAGING_S`."""
-    try:
-        if now - folder.stat().st_mtime > STALE_STAGING_S:
-            return True
-    except OSError:
-        return False
+    process on this machine is gone; for another machine's (a shared disk) or one of unknown
+    origin, nothing was written into it for :data:`STALE_STAGING_S`."""
     host, _, rest = folder.name[len(STAGING_PREFIX) :].partition("-")
     pid = rest.partition("-")[0]
-    return host == _host_tag() and pid.isdigit() and not _process_alive(int(pid))
+    if os.name == "posix" and host == _host_tag() and pid.isdigit():
+        return not _process_alive(int(pid))
+    try:
+        return now - folder.stat().st_mtime > STALE_STAGING_S
+    except OSError:
+        return False
 
 
 def remove_stale_staging(parent: str | os.PathLike) -> list[Path]:
@@ -269,9 +268,12 @@ def export_onnx(
         report = drift(detector, exported, probe_pixels(config))
         if check is not None:
             check(exported, report)
-        if out.exists():
-            out.rmdir()
-        work.rename(out)
+        try:
+            if out.exists():
+                out.rmdir()
+            work.rename(out)
+        except OSError as err:  # e.g. another process filled ``out`` meanwhile
+            raise ExportError(f"{out}: cannot move the export into place ({err})") from err
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return OnnxDetector(config, out / ONNX_NAME), report
