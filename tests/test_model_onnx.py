@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from dfdetect import Detector
 from dfdetect.cli import main
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces.pipeline import GEND_PIPELINE
-from dfdetect.model.export import ExportError, export_onnx
+from dfdetect.media.synthetic import background
+from dfdetect.model.export import ExportError, export_onnx, remove_stale_staging
 from dfdetect.model.onnx_detector import OnnxDetector
 from dfdetect.model.runtime import cached_onnx, load_detector, load_model, select_runtime
 
@@ -226,3 +231,112 @@ def test_scan_and_evaluate_agree_across_runtimes(tmp_path, trained, samples_dir,
         r: probs[f"eval-{r}"]["datasets"]["CDFv2"]["video"]["auroc"] for r in ("torch", "onnx")
     }
     assert video["torch"] == pytest.approx(video["onnx"], abs=1e-9)
+
+
+# `dfdetect export --int8 --check-data` whose AUROC check touches a marker file and then blocks:
+# the test acts (Ctrl-C, kill) at that point. SIGINT gets Python's handler, as in a terminal's
+# foreground job (a background job of a non-interactive shell inherits it ignored).
+HELD_EXPORT = """
+import signal, sys, time
+from pathlib import Path
+import dfdetect.cli.export as export_cli
+from dfdetect.cli import main
+
+def held_check(*args, **kwargs):
+    Path(sys.argv[1]).touch()
+    time.sleep(300)
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+export_cli.auroc_change = held_check
+sys.exit(main(["export", "tiny-random", "--int8", "--out", sys.argv[2],
+               "--check-data", "x=" + sys.argv[3]]))
+"""
+
+
+def _export_held_in_check(tmp_path: Path, out: Path) -> subprocess.Popen:
+    marker = tmp_path / "checking"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELD_EXPORT, str(marker), str(out), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the export never reached its check:\n{proc.communicate()[1]}")
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.slow
+def test_an_export_interrupted_during_its_check_leaves_nothing(tmp_path):
+    out = tmp_path / "exports" / "int8"
+    proc = _export_held_in_check(tmp_path, out)
+    assert [p.name[:8] for p in out.parent.iterdir()] == [".export-"]  # staged, out not there
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert list(out.parent.iterdir()) == []  # neither the graph nor its staging folder
+
+
+@pytest.mark.slow
+def test_stale_staging_folders_of_killed_exports_are_removed(tmp_path, trained):
+    det, _ = trained
+    parent = tmp_path / "exports"
+    proc = _export_held_in_check(tmp_path, parent / "int8")
+    proc.kill()
+    proc.communicate(timeout=60)
+    [killed] = parent.iterdir()  # a killed export leaves its staging folder
+    cache = tmp_path / "cache"
+    (cache / "onnx").mkdir(parents=True)
+    shutil.copytree(killed, cache / "onnx" / killed.name)  # the same, in the runtime cache
+    mine = f".export-{killed.name.split('-')[1]}-{os.getpid()}-x"  # a running (slow) export's
+    old = parent / ".export-otherhost-1-y"  # another machine's, untouched for two days
+    for folder in (parent / mine, parent / ".export-otherhost-1-z", old):
+        folder.mkdir()
+    for folder in (parent / mine, old):
+        os.utime(folder, (time.time() - 2 * 86400,) * 2)
+    export_onnx(det, parent / "fp32")
+    assert sorted(p.name for p in parent.iterdir()) == sorted(
+        ["fp32", mine, ".export-otherhost-1-z"]
+    )
+    cached_onnx(det, cache)
+    assert not list((cache / "onnx").glob(".export-*"))
+    assert remove_stale_staging(parent) == []  # the live ones stay
+
+
+@pytest.mark.slow
+def test_a_truncated_graph_in_a_model_folder_exits_3_naming_it(tmp_path, trained):
+    det, _ = trained
+    export_onnx(det, tmp_path / "onnx")
+    graph = tmp_path / "onnx" / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 3])
+    Image.fromarray(background(64, 64)).save(tmp_path / "a.png")
+    argv = ["scan", str(tmp_path / "a.png"), "--model", str(graph.parent)]
+    done = subprocess.run(
+        [sys.executable, "-m", "dfdetect", *argv, "--db", str(tmp_path / "db.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 3, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if "error" in x]
+    assert line.startswith("dfdetect scan: error: ") and str(graph) in line
+    assert "Traceback" not in done.stderr
+
+
+def test_a_damaged_cached_export_is_removed_and_exported_again(tmp_path, trained, faces):
+    det, folder = trained
+    cache = tmp_path / "cache"
+    first = load_model(str(folder), cache=cache).predictor
+    size = first.path.stat().st_size
+    first.path.write_bytes(first.path.read_bytes()[: size // 2])  # a disk filled up mid-copy
+    with pytest.warns(UserWarning, match="damaged cached export removed and exported again"):
+        again = load_model(str(folder), cache=cache)  # the fast path's record leads to it too
+    assert again.predictor.path == first.path and first.path.stat().st_size == size
+    np.testing.assert_allclose(again.predictor.predict(faces), det.predict(faces), atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # repaired: no warning any more
+        assert load_model(str(folder), cache=cache).predictor.path == first.path

@@ -1,10 +1,12 @@
 """The service against hostile clients and faults, on a real ``dfdetect serve`` process: a burst
 of concurrent images, DELETE of a running job, routing errors, /docs with no internet, slow
-headers, listing jobs (and, in-process, the wait-queue bound and job expiry)."""
+headers, clients hanging up mid-upload, forms with two files, malformed requests, listing jobs
+(and, in-process, the wait-queue bound and job expiry)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import threading
@@ -14,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from dfdetect.media.synthetic import face_frames, write_video
 from dfdetect.serve.jobs import JobStore
@@ -170,6 +173,71 @@ def test_slow_headers_are_cut_off(server):
                 pass
         assert closed, "the server kept a connection whose headers never ended"
     with httpx.Client(base_url=server.url) as c:  # a normal client is unaffected
+        assert c.get("/healthz").status_code == 200
+
+
+def _posts_counted(server, route: str, status: int) -> float:
+    """``dfdetect_http_requests_total`` of POST ``route`` answered ``status``, from /metrics."""
+    text = httpx.get(f"{server.url}/metrics").text
+    want = {"route": route, "method": "POST", "status": str(status)}
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "dfdetect_http_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels == want
+    )
+
+
+def test_a_client_hanging_up_mid_upload_is_one_log_line_and_a_499(server):
+    before = {status: _posts_counted(server, "/v1/images", status) for status in (499, 500)}
+    uploads = Path(server.data_dir) / "uploads"
+    uploads.mkdir(exist_ok=True)
+    earlier = set(uploads.iterdir())
+    head = (
+        b"POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+    )
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + part + b"\x89PNG\r\n\x1a\n" + bytes(4096))
+        _wait(lambda: set(uploads.iterdir()) - earlier, 60, "the upload being written")
+    # the socket is closed with 996 kB still to come
+    _wait(
+        lambda: _posts_counted(server, "/v1/images", 499) == before[499] + 1,
+        60,
+        "the hang-up counted as 499",
+    )
+    assert _posts_counted(server, "/v1/images", 500) == before[500]
+    log = server.log()
+    assert re.search(r"127\.0\.0\.1:\d+ closed the connection during POST /v1/images", log)
+    assert "Traceback" not in log and "ClientDisconnect" not in log
+    _wait(lambda: set(uploads.iterdir()) <= earlier, 60, "the partial upload removed")
+
+
+def test_a_form_with_two_file_parts_is_refused(client, media):
+    data = media["face.png"].read_bytes()
+    for route in ("/v1/images", "/v1/jobs"):
+        answer = client.post(route, files=[("file", ("a.png", data)), ("file", ("b.png", data))])
+        assert answer.status_code == 400, route
+        assert answer.json()["error"]["code"] == "several_files"
+        assert "more than one 'file' part" in answer.json()["error"]["message"]
+    single = client.post("/v1/images", files=[("file", ("a.png", data)), ("note", "x")])
+    assert single.status_code == 200  # one file and another field: fine
+
+
+def test_a_malformed_request_is_answered_in_the_error_shape(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"NOT AN HTTP REQUEST\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after answering
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"]
+    with httpx.Client(base_url=server.url) as c:  # the server carries on
         assert c.get("/healthz").status_code == 200
 
 

@@ -3,7 +3,9 @@ Runtime (``--model DIR`` everywhere, ``Detector.from_pretrained(DIR)``).
 
 ``--int8`` quantises the weights dynamically and reports what it costs: the drift against the
 fp32 model on probe images always, and with ``--check-data`` the AUROC change on that data; a
-graph losing more than ``--max-auroc-drop`` is not written unless ``--force``.
+graph losing more than ``--max-auroc-drop`` is not written unless ``--force``. The graph is
+checked in a staging folder and ``--out`` appears only once it passed: an interrupt (Ctrl-C)
+or a refusal leaves nothing.
 
 Exit codes: 0 written, 2 bad arguments or data, 3 the model could not be loaded, 4 the export
 failed or lost too much accuracy (nothing written).
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -63,6 +64,14 @@ def auroc_change(detector, exported, texts: list[str], frames: int) -> dict[str,
     return {**aurocs, "drop": aurocs["reference"] - aurocs["exported"]}
 
 
+class _Refused(Exception):
+    """The check refused the staged graph: ``code`` is the exit code, the message says why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def run(args: argparse.Namespace) -> int:
     """Export, measure, keep or refuse; prints a JSON report."""
     from dfdetect.errors import DfdetectError
@@ -83,27 +92,32 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(detector, OnnxDetector):
         print(f"error: {args.model} is already an ONNX export", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        exported, drift = export_onnx(detector, args.out, int8=args.int8)
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_EXPORT
-    report = {"out": str(args.out), "int8": args.int8, "drift": drift}
-    if args.check_data:
+    report: dict = {"out": str(args.out), "int8": args.int8}
+
+    def check(exported, drift: dict[str, float]) -> None:
+        report["drift"] = drift
+        if not args.check_data:
+            return
         try:
             report["auroc"] = auroc_change(detector, exported, args.check_data, args.frames)
         except (DfdetectError, ValueError) as exc:
-            shutil.rmtree(args.out, ignore_errors=True)
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            raise _Refused(EXIT_USAGE, str(exc)) from exc
         if report["auroc"]["drop"] > args.max_auroc_drop and not args.force:
-            shutil.rmtree(args.out, ignore_errors=True)
-            print(json.dumps(report, indent=2))
-            print(
-                f"error: the export loses {report['auroc']['drop']:.4f} AUROC (more than "
+            raise _Refused(
+                EXIT_EXPORT,
+                f"the export loses {report['auroc']['drop']:.4f} AUROC (more than "
                 f"{args.max_auroc_drop}); nothing written (--force to keep it)",
-                file=sys.stderr,
             )
-            return EXIT_EXPORT
+
+    try:
+        export_onnx(detector, args.out, int8=args.int8, check=check)
+    except _Refused as exc:
+        if exc.code == EXIT_EXPORT:
+            print(json.dumps(report, indent=2))
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except DfdetectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_EXPORT
     print(json.dumps(report, indent=2))
     return EXIT_OK

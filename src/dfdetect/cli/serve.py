@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dfdetect.serve import create_app
-    from dfdetect.serve.connections import HeaderTimeoutProtocol
+    from dfdetect.serve.connections import ServiceProtocol
     from dfdetect.serve.settings import MB
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         server.should_exit = True
 
     app = create_app(settings, on_load_error=on_load_error)
-    protocol = functools.partial(HeaderTimeoutProtocol, header_timeout_s=settings.header_timeout_s)
+    protocol = functools.partial(ServiceProtocol, header_timeout_s=settings.header_timeout_s)
     server = uvicorn.Server(
         uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, http=protocol)
     )

@@ -10,24 +10,33 @@ Graphs of families with known fusions (CLIP) are exported with plain (eager) att
 fused by ``onnxruntime.transformers`` into Attention, SkipLayerNormalization and QuickGelu
 kernels; a fused graph whose logits differ from the plain one's on probe images by more than
 :data:`FUSION_TOLERANCE` is dropped for the plain graph.
+
+An export is written into a hidden staging folder beside its destination
+(``.export-<host>-<pid>-<random>``), checked there, and renamed into place only when every check
+passed: a reader never sees a graph that was not checked, and an interrupt leaves nothing. Staging
+folders of exports that were killed (their process on this machine is gone; another machine's
+untouched for :data:`STALE_STAGING_S`) are removed by the next export into the same folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dfdetect.errors import DfdetectError
+from dfdetect.errors import CheckpointError, DfdetectError
 from dfdetect.model.config import CONFIG_NAME
 from dfdetect.model.families import get_family
 from dfdetect.model.onnx_detector import (
@@ -41,6 +50,8 @@ from dfdetect.model.onnx_detector import (
 OPSET = 17
 PROBE_SEED = 0
 FUSION_TOLERANCE = 1e-5  # max |logit| difference between the fused and the plain graph
+STAGING_PREFIX = ".export-"
+STALE_STAGING_S = 24 * 3600  # a staging folder untouched this long is a killed export's
 
 
 class ExportError(DfdetectError):
@@ -172,17 +183,69 @@ def drift(detector, exported: OnnxDetector, pixels: torch.Tensor) -> dict[str, f
     return {"max_abs_dp": float(dp), "max_rel_logit_error": float(rel)}
 
 
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether it exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process
+        return True
+    return True
+
+
+def _is_stale(folder: Path, now: float) -> bool:
+    """Whether ``folder`` is the staging folder of an export that can no longer finish: its
+    process on this machine is gone; for another machine's (a shared disk) or one of unknown
+    origin, nothing was written into it for :data:`STALE_STAGING_S`."""
+    host, _, rest = folder.name[len(STAGING_PREFIX) :].partition("-")
+    pid = rest.partition("-")[0]
+    if os.name == "posix" and host == _host_tag() and pid.isdigit():
+        return not _process_alive(int(pid))
+    try:
+        return now - folder.stat().st_mtime > STALE_STAGING_S
+    except OSError:
+        return False
+
+
+def remove_stale_staging(parent: str | os.PathLike) -> list[Path]:
+    """Remove the staging folders in ``parent`` left by killed exports (never one a running
+    export is writing); returns those removed."""
+    now = time.time()
+    try:
+        candidates = [p for p in Path(parent).glob(f"{STAGING_PREFIX}*") if p.is_dir()]
+    except OSError:
+        return []
+    stale = [p for p in candidates if _is_stale(p, now)]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
 def export_onnx(
-    detector, out: str | os.PathLike, *, int8: bool = False, source_digest: str = ""
+    detector,
+    out: str | os.PathLike,
+    *,
+    int8: bool = False,
+    source_digest: str = "",
+    check: Callable[[OnnxDetector, dict[str, float]], None] | None = None,
 ) -> tuple[OnnxDetector, dict[str, float]]:
-    """Write ``detector`` as an ONNX folder at ``out`` (atomically: a failed export leaves
-    nothing); returns the exported detector and its drift against ``detector`` on probe
-    images."""
+    """Write ``detector`` as an ONNX folder at ``out``; returns the exported detector and its
+    drift against ``detector`` on probe images.
+
+    The folder appears only once complete and checked: ``check`` (when given) gets the staged
+    export and its drift first, and whatever it raises (a refusal, ``KeyboardInterrupt``)
+    propagates with nothing written."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out}: exists and is not empty")
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    remove_stale_staging(out.parent)
+    prefix = f"{STAGING_PREFIX}{_host_tag()}-{os.getpid()}-"
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
     try:
         fp32 = work / ("fp32.onnx" if int8 else ONNX_NAME)
         try:
@@ -190,7 +253,7 @@ def export_onnx(
             if int8:
                 _quantize(fp32, work / ONNX_NAME)
                 fp32.unlink()
-        except (RuntimeError, ValueError, OSError) as err:
+        except (RuntimeError, ValueError, OSError, CheckpointError) as err:
             raise ExportError(f"cannot export {detector.config.backbone} to ONNX: {err}") from err
         onnx = {
             "opset": OPSET,
@@ -203,9 +266,14 @@ def export_onnx(
         (work / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         exported = OnnxDetector(config, work / ONNX_NAME)
         report = drift(detector, exported, probe_pixels(config))
-        if out.exists():
-            out.rmdir()
-        work.rename(out)
+        if check is not None:
+            check(exported, report)
+        try:
+            if out.exists():
+                out.rmdir()
+            work.rename(out)
+        except OSError as err:  # e.g. another process filled ``out`` meanwhile
+            raise ExportError(f"{out}: cannot move the export into place ({err})") from err
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return OnnxDetector(config, out / ONNX_NAME), report

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dfdetect.errors import ModelNotFoundError
+from dfdetect.errors import CheckpointError, ModelNotFoundError
 from dfdetect.model.config import DetectorConfig
 from dfdetect.model.preprocess import preprocess_faces
 
@@ -42,7 +42,8 @@ def predict_batches(
 def ort_session(path: Path, threads: int | None = None):
     """An ONNX Runtime CPU session for ``path`` (``threads`` None: all cores). Idle threads
     sleep instead of spinning: a spinning pool takes the cores from the work between calls
-    (decoding, face detection, other requests) and from other processes."""
+    (decoding, face detection, other requests) and from other processes. A file that is not a
+    loadable graph (truncated, damaged) raises :class:`CheckpointError` naming it."""
     try:
         import onnxruntime as ort
     except ImportError as err:
@@ -55,7 +56,11 @@ def ort_session(path: Path, threads: int | None = None):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime's errors for bad files share no base class
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a loadable ONNX graph ({reason})") from err
 
 
 class OnnxDetector:

@@ -7,6 +7,9 @@ embeddings, runs on PyTorch with a warning), PyTorch (bf16) on CUDA and MPS. ``t
 ``onnx`` force one. An ONNX export folder always
 runs on ONNX Runtime. Gradients (heatmaps, training) need PyTorch.
 
+A cached export that no longer loads (a truncated or damaged file) is removed and exported again
+once, with a warning.
+
 Start-up: each cached export is also recorded under a key of the checkpoint's files as they lie
 on disk (paths, sizes, modification times) and of the library versions, so a later run that
 needs no gradients loads the graph without building the PyTorch model at all (no transformers
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dfdetect.atomic import write_text_atomic
-from dfdetect.errors import DfdetectError, ModelNotFoundError
+from dfdetect.errors import CheckpointError, DfdetectError, ModelNotFoundError
 from dfdetect.model.config import CONFIG_NAME, DetectorConfig
 
 RUNTIMES = ("auto", "torch", "onnx")
@@ -120,22 +124,38 @@ def _from_memo(memo: Path, cache: Path | None) -> LoadedModel | None:
     return LoadedModel(exported, exported, record["identity"])
 
 
+def _export_into_cache(detector, folder: Path, key: str) -> None:
+    from dfdetect.model.export import ExportError, export_onnx
+    from dfdetect.model.onnx_detector import ONNX_NAME
+
+    try:
+        export_onnx(detector, folder, source_digest=key)
+    except (OSError, ExportError) as err:
+        if (folder / ONNX_NAME).is_file():  # another process finished first
+            return
+        if isinstance(err, OSError):
+            raise ExportError(f"cannot write the ONNX cache {folder}: {err}") from err
+        raise
+
+
 def cached_onnx(detector, cache: Path | None = None):
     """The ONNX export of ``detector`` (an :class:`~dfdetect.model.onnx_detector.OnnxDetector`)
-    from the cache, exported there first when missing."""
-    from dfdetect.model.export import ExportError, export_onnx
+    from the cache, exported there first when missing, and again once (with a warning) when
+    the cached one no longer loads."""
     from dfdetect.model.onnx_detector import ONNX_NAME, OnnxDetector
 
     key = content_key(detector)
     folder = (cache or cache_root()) / "onnx" / key
     if not (folder / ONNX_NAME).is_file():
-        try:
-            export_onnx(detector, folder, source_digest=key)
-        except OSError as err:
-            raise ExportError(f"cannot write the ONNX cache {folder}: {err}") from err
-        except ExportError:
-            if not (folder / ONNX_NAME).is_file():  # not another process finishing first
-                raise
+        _export_into_cache(detector, folder, key)
+    try:
+        return OnnxDetector(DetectorConfig.load(folder / CONFIG_NAME), folder / ONNX_NAME)
+    except CheckpointError as err:
+        warnings.warn(
+            f"damaged cached export removed and exported again: {err}", UserWarning, stacklevel=2
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    _export_into_cache(detector, folder, key)
     return OnnxDetector(DetectorConfig.load(folder / CONFIG_NAME), folder / ONNX_NAME)
 
 

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from dfdetect.errors import MediaError
 from dfdetect.serve.auth import api_key_dependency
@@ -21,6 +22,7 @@ from dfdetect.serve.jobs import Job, QueueFull
 from dfdetect.serve.metrics import MetricsMiddleware
 from dfdetect.serve.problems import (
     Problem,
+    client_closed_handler,
     http_error_handler,
     invalid_request_handler,
     problem_body,
@@ -78,6 +80,7 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(RequestValidationError, invalid_request_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(ClientDisconnect, client_closed_handler)
     add_offline_docs(app)
     auth = [Depends(api_key_dependency(settings.api_key))]
 

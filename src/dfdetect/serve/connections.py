@@ -1,18 +1,23 @@
-"""uvicorn's h11 protocol with a deadline on request headers: a client that opens a connection
-and sends its headers a line at a time (slowloris) is cut off instead of holding it forever."""
+"""uvicorn's h11 protocol as the service runs it: a deadline on request headers (a client that
+opens a connection and sends its headers a line at a time, slowloris, is cut off instead of
+holding it forever), and a malformed request answered in the service's error shape."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dfdetect.serve.problems import problem_body
 
-class HeaderTimeoutProtocol(H11Protocol):
+
+class ServiceProtocol(H11Protocol):
     """Closes the connection when a request's line and headers are not complete within
     ``header_timeout_s`` of the connection opening or of the previous response ending (the
-    body has its own limit, the upload timeout)."""
+    body has its own limit, the upload timeout); answers a request h11 cannot parse with a
+    JSON 400 like every other error instead of uvicorn's plain text."""
 
     def __init__(self, *args, header_timeout_s: float = 10.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -32,6 +37,18 @@ class HeaderTimeoutProtocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm()
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(problem_body("bad_request", msg)).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        response = h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

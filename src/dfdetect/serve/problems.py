@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from dfdetect.errors import DfdetectError
+
+log = logging.getLogger("dfdetect.serve")
+CLIENT_CLOSED = 499  # "client closed request" (nginx's code): the client's doing, not an error
 
 
 class Problem(DfdetectError):
@@ -59,3 +65,13 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         405: f"{request.method} is not allowed on {request.url.path}",
     }.get(exc.status_code, str(exc.detail))
     return JSONResponse(problem_body(code, message), exc.status_code, headers=exc.headers)
+
+
+async def client_closed_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A client that hung up before its request was read (mid-upload): one log line, and a
+    :data:`CLIENT_CLOSED` status that only the metrics see (nobody is left to answer)."""
+    assert isinstance(exc, ClientDisconnect)
+    peer = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.info("%s closed the connection during %s %s", peer, request.method, request.url.path)
+    message = "the client closed the connection before its request was read"
+    return JSONResponse(problem_body("client_closed_request", message), CLIENT_CLOSED)

@@ -1,7 +1,8 @@
 """Uploads streamed into the service's own storage: bounded in size and time, sniffed by content.
 
-A request body is either ``multipart/form-data`` with a ``file`` field (what browsers and
-``curl -F file=@x.jpg`` send) or the raw file bytes (``curl --data-binary @x.jpg``). Bytes are
+A request body is either ``multipart/form-data`` with one ``file`` field (what browsers and
+``curl -F file=@x.jpg`` send; a second ``file`` part is refused, other fields are ignored) or the
+raw file bytes (``curl --data-binary @x.jpg``). Bytes are
 written as they arrive to ``<data_dir>/uploads/<random hex>``; the size bound is enforced on the
 way in (413 as soon as it is crossed, or at once from ``Content-Length``), never after reading
 everything. The client's filename is kept for display only and never becomes a path.
@@ -83,7 +84,8 @@ def too_large(max_bytes: int) -> Problem:
 
 
 class _FormFile:
-    """Streams the ``file`` part of a multipart body into a sink; other parts are dropped."""
+    """Streams the ``file`` part of a multipart body into a sink; other parts are dropped, a
+    second ``file`` part is refused (400: which one was meant is not ours to guess)."""
 
     def __init__(self, boundary: bytes, sink: _Sink) -> None:
         self.sink = sink
@@ -121,8 +123,14 @@ class _FormFile:
 
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._in_file = params.get(b"name") == FORM_FIELD.encode() and not self.seen_file
+        self._in_file = params.get(b"name") == FORM_FIELD.encode()
         if self._in_file:
+            if self.seen_file:
+                raise Problem(
+                    400,
+                    "several_files",
+                    f"multipart body has more than one '{FORM_FIELD}' part: send one per request",
+                )
             self.seen_file = True
             raw = params.get(b"filename")
             self.filename = raw.decode("utf-8", "replace") if raw is not None else None
@@ -141,8 +149,9 @@ async def receive_upload(
     """Stream the request's file into ``dest_dir`` under a random name, then sniff its kind.
 
     Raises :class:`Problem`: 413 over ``max_bytes``, 408 when the body takes longer than
-    ``timeout_s``, 400 for a malformed or empty form, 415 when the content is not an image or
-    video. The partial file is removed on every failure.
+    ``timeout_s``, 400 for a malformed or empty form or one with several files, 415 when the
+    content is not an image or video. The partial file is removed on every failure (a client
+    that hangs up raises starlette's ``ClientDisconnect``).
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     multipart = content_type == b"multipart/form-data"
