@@ -199,7 +199,9 @@ def test_export_cli_checks_auroc_and_refuses_losses(tmp_path, trained, samples_d
     assert 0.0 <= report["auroc"]["reference"] <= 1.0
     argv = ["export", str(folder), "--int8", "--check-data", data, "--max-auroc-drop", "-1"]
     assert main([*argv, "--out", str(tmp_path / "b")]) == 4  # any result loses more than -1
-    assert not (tmp_path / "b").exists() and "nothing written" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert not (tmp_path / "b").exists() and "nothing written" in err
+    assert err.startswith("dfdetect export: error: the export loses")
     assert main([*argv, "--out", str(tmp_path / "c"), "--force"]) == 0
     assert (tmp_path / "c" / "model.onnx").is_file()
     capsys.readouterr()

@@ -72,6 +72,10 @@ class _Refused(Exception):
         self.code = code
 
 
+def _error(message: str) -> None:
+    print(f"dfdetect export: error: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Export, measure, keep or refuse; prints a JSON report."""
     from dfdetect.errors import DfdetectError
@@ -80,17 +84,17 @@ def run(args: argparse.Namespace) -> int:
     from dfdetect.model.onnx_detector import OnnxDetector
 
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        print(f"error: --out {args.out} exists and is not an empty folder", file=sys.stderr)
+        _error(f"--out {args.out} exists and is not an empty folder")
         return EXIT_USAGE
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*tiny-random.*")
             detector = Detector.from_pretrained(args.model, device="cpu", dtype="float32")
     except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_MODEL
     if isinstance(detector, OnnxDetector):
-        print(f"error: {args.model} is already an ONNX export", file=sys.stderr)
+        _error(f"{args.model} is already an ONNX export")
         return EXIT_USAGE
     report: dict = {"out": str(args.out), "int8": args.int8}
 
@@ -114,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
     except _Refused as exc:
         if exc.code == EXIT_EXPORT:
             print(json.dumps(report, indent=2))
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exc.code
     except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_EXPORT
     print(json.dumps(report, indent=2))
     return EXIT_OK
