@@ -45,3 +45,19 @@ def test_raw_ff_videos_are_extracted_into_the_tree_the_adapter_reads(sample_face
     assert load_image(fake.path).shape == (64, 64, 3)
     preset = recorded_preset(samples)  # what a model trained on these crops records
     assert preset["name"] == "gend" and preset["size"] == 64
+
+
+def test_prepare_refuses_crops_of_other_settings_in_one_line(sample_faces, tmp_path, capsys):
+    from dfdetect.data.prepare import main
+
+    raw = tmp_path / "FaceForensics++"
+    face = load_image(sample_faces["real"][0])
+    _video(raw / "original_sequences/youtube/c23/videos/000.mp4", face)
+    argv = ["ff++", str(raw), "--out", str(tmp_path / "crops"), "--preset", "arcface"]
+    assert main([*argv, "--frames", "1"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--frames", "2"]) == 2  # the first run's crops are not passed off as new
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("dfdetect prepare: error: ") and "--overwrite" in line
+    assert main([*argv, "--frames", "2", "--overwrite"]) == 0
+    assert len(create_dataset("ff++", tmp_path / "crops" / "FF++").samples()) == 2

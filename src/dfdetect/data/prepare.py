@@ -47,6 +47,8 @@ def extract_raw(adapter: DatasetAdapter, options) -> tuple[Path, list]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dfdetect.data.prepare NAME RAW_ROOT --out DIR [extraction options]``."""
+    from dfdetect.cli.exits import EXIT_INPUTS_FAILED, EXIT_OK, fail
+    from dfdetect.errors import DfdetectError
     from dfdetect.extract.options import ExtractOptions
 
     parser = argparse.ArgumentParser(prog="python -m dfdetect.data.prepare", description=__doc__)
@@ -58,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="gend", choices=("gend", "arcface"))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace crops made with other settings"
+    )
     args = parser.parse_args(argv)
     try:
         adapter = create_dataset(args.dataset, args.root)
@@ -68,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             preset=args.preset,
             workers=args.workers,
             device=args.device,
+            overwrite=args.overwrite,
         )
         crops, failures = extract_raw(adapter, options)
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (DfdetectError, OSError) as exc:
+        return fail("prepare", exc)
     print(f"crops: {crops} ({len(failures)} videos failed; see the failure reports in {args.out})")
     print(f"use it as: --data {adapter.name}={crops}")
-    return 0
+    return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
 if __name__ == "__main__":
