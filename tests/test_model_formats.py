@@ -52,6 +52,10 @@ AUTHORS_FORMATS = {
     ),
 }  # fmt: skip
 OWN_FAMILIES = ["clip", "siglip", "dinov2", "dinov3", "pe"]
+# transformers 4.56 has only the fast (torchvision) DINOv3 processor; 5.x has both
+DINOV3_PROCESSOR = getattr(
+    transformers, "DINOv3ViTImageProcessor", transformers.DINOv3ViTImageProcessorFast
+)
 
 
 @pytest.fixture(scope="session")
@@ -296,14 +300,14 @@ class DINOv3Reference(nn.Module):
 def test_gend_dinov3_matches_transformers(tmp_path, faces, processor):
     ref = DINOv3Reference(tmp_path / "dinov3", normalize=True).eval()
     if processor:  # the backbone's own preprocessor_config.json decides (here: 256 -> 224 crop)
-        transformers.DINOv3ViTImageProcessor(
+        DINOV3_PROCESSOR(
             size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
             do_center_crop=True, resample=3,
         ).save_pretrained(tmp_path / "dinov3")  # fmt: skip
     reference_processor = (
         transformers.AutoImageProcessor.from_pretrained(tmp_path / "dinov3")
         if processor
-        else transformers.DINOv3ViTImageProcessor()  # the transformers defaults
+        else DINOV3_PROCESSOR()  # the transformers defaults
     )
     # the tower as its own file names it (save_pretrained), never by the in-memory layout
     tower = load_file(tmp_path / "dinov3" / "model.safetensors")
