@@ -33,6 +33,7 @@ from dfdetect.faces.pipeline import FIRST_PAPER_PIPELINE, GEND_PIPELINE
 from dfdetect.model import DetectorConfig
 from dfdetect.model.checkpoint import TOWER_PREFIX
 from dfdetect.model.registry import BACKBONES
+from fixtures.authors.generate import randomize_layernorms
 from test_model_import import _Payload
 
 FIXTURES = Path(__file__).parent / "fixtures" / "authors"
@@ -133,16 +134,6 @@ def test_own_checkpoints_use_the_names_transformers_writes_in_files(
     det = Detector.from_config(config, pretrained_backbone=False)
     saved = {k.removeprefix(TOWER_PREFIX) for k in det.trained_state_dict() if "head." not in k}
     assert len(saved) == 2 * 2 * 2 + 2 and saved <= in_file  # norm1/norm2 per block + final
-
-
-def randomize_layernorms(module: nn.Module, seed: int) -> None:
-    """Give every LayerNorm weights and biases far from their 1/0 defaults."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for sub in module.modules():
-            if isinstance(sub, nn.LayerNorm) and sub.weight is not None:
-                sub.weight.copy_(1 + 0.5 * torch.randn(sub.weight.shape, generator=g))
-                sub.bias.copy_(0.5 * torch.randn(sub.bias.shape, generator=g))
 
 
 class LinearProbe(nn.Module):
