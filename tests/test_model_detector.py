@@ -121,7 +121,7 @@ def test_save_and_reload_gives_identical_scores(tmp_path, faces):
     assert config["preprocess"]["crop_size"] == 224 and config["class_names"] == ["real", "fake"]
     assert config["dfdetect_version"]
     saved = load_file(tmp_path / "ckpt" / "model.safetensors")
-    assert set(saved) == set(det.trained_names)  # only what was trained
+    assert set(saved) == {det.file_name(n) for n in det.trained_names}  # only what was trained
     assert sum(t.numel() for t in saved.values()) == 6 * 2 * 32 + 2 * 32 + 2  # 6 LNs + head
 
     again = Detector.from_pretrained(tmp_path / "ckpt")

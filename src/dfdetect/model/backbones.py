@@ -17,6 +17,7 @@ from dfdetect.model.checkpoint import read_safetensors
 from dfdetect.model.config import PreprocessConfig, read_json
 from dfdetect.model.families import (
     Family,
+    TensorNames,
     family_of_config,
     get_family,
     preprocess_from_processor,
@@ -45,7 +46,9 @@ class Backbone(nn.Module):
         self.model = model
         self.preprocess = spec.preprocess
         self.feature_dim = spec.feature_dim
-        self._feature = get_family(spec.family).feature
+        family = get_family(spec.family)
+        self._feature = family.feature
+        self.names = TensorNames(family.renames, model.state_dict())
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) normalised pixels -> (B, feature_dim) pooled features."""
@@ -55,12 +58,6 @@ class Backbone(nn.Module):
         if self._feature == "pooler_output":
             return out.pooler_output
         return out.last_hidden_state[:, 0]
-
-    def tower_key(self, key: str) -> str:
-        """This backbone's parameter name for a tower key written without transformers 4.x's
-        nesting (``embeddings.x`` -> ``vision_model.embeddings.x`` where the model nests)."""
-        attr = get_family(self.family).tower_attr
-        return f"{attr}.{key}" if attr and hasattr(self.model, attr) else key
 
 
 def spec_for(name_or_path: str | os.PathLike) -> BackboneSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,13 @@ def model_card(detector, name: str) -> dict[str, Any]:
         family = get_family(spec_for(config.backbone).family)
         total, trained = _onnx_parameters(detector.path), 0
         source_format = "onnx-int8" if config.onnx.get("int8") else "onnx"
+        renamed = 0
     else:
         family = get_family(detector.backbone.family)
         total = sum(p.numel() for p in detector.parameters())
         trained = sum(t.numel() for t in detector.trained_state_dict().values())
         source_format = config.source_format
+        renamed = detector.renamed_keys
     return {
         "model": name,
         "format": source_format,
@@ -55,6 +58,9 @@ def model_card(detector, name: str) -> dict[str, Any]:
         "temperature": config.temperature,
         "class_names": list(config.class_names),
         "dfdetect_version": config.dfdetect_version,
+        # the transformers in use, and how many of the file's tensor names it holds differently
+        "transformers_version": version("transformers"),  # a core dependency
+        "renamed_keys": renamed,
     }
 
 
@@ -89,6 +95,9 @@ def format_card(card: dict[str, Any]) -> str:
         ("temperature", card["temperature"]),
         ("classes", ", ".join(card["class_names"])),
         ("dfdetect", card["dfdetect_version"]),
+        ("transformers", card["transformers_version"]),
+        ("keys", f"converted from file names ({card['renamed_keys']} renamed)"
+         if card["renamed_keys"] else "as in the file"),
     ]  # fmt: skip
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)

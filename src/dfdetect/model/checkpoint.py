@@ -3,7 +3,7 @@ and the format-independent shape of a checkpoint read from disk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from dfdetect.errors import CheckpointError
 from dfdetect.model.config import DetectorConfig
 
 MAX_LISTED = 8
+TOWER_PREFIX = "backbone.model."  # a detector's tower tensors: backbone.model.<tower name>
 
 
 def _listed(names: Iterable[str]) -> str:
@@ -48,12 +49,16 @@ def write_safetensors(
 
 
 def load_strict(
-    module: nn.Module, tensors: dict[str, torch.Tensor], expected: Iterable[str], source: str
+    module: nn.Module,
+    tensors: dict[str, torch.Tensor],
+    expected: Iterable[str],
+    source: str,
+    shown: Callable[[str], str] = str,
 ) -> None:
     """Copy ``tensors`` into ``module``'s parameters/buffers named in ``expected``.
 
     The key sets must match exactly and every shape must agree; otherwise CheckpointError lists
-    the missing, unexpected and mis-shaped keys of ``source``.
+    the missing, unexpected and mis-shaped keys of ``source`` (each as ``shown`` names it).
     """
     expected = set(expected)
     targets = {**dict(module.named_parameters()), **dict(module.named_buffers())}
@@ -62,15 +67,15 @@ def load_strict(
         raise CheckpointError(f"model has no parameters {_listed(unknown_targets)}")
     missing, unexpected = expected - set(tensors), set(tensors) - expected
     mismatched = [
-        f"{k} (checkpoint {tuple(tensors[k].shape)}, model {tuple(targets[k].shape)})"
+        f"{shown(k)} (checkpoint {tuple(tensors[k].shape)}, model {tuple(targets[k].shape)})"
         for k in sorted(expected & set(tensors))
         if tuple(tensors[k].shape) != tuple(targets[k].shape)
     ]
     problems = []
     if missing:
-        problems.append(f"missing keys: {_listed(missing)}")
+        problems.append(f"missing keys: {_listed(map(shown, missing))}")
     if unexpected:
-        problems.append(f"unexpected keys: {_listed(unexpected)}")
+        problems.append(f"unexpected keys: {_listed(map(shown, unexpected))}")
     if mismatched:
         problems.append(f"shape mismatches: {_listed(mismatched)}")
     if problems:
@@ -85,11 +90,12 @@ def load_strict(
 class Checkpoint:
     """A checkpoint read from disk, in dfdetect's names, before a model exists.
 
-    With ``whole_backbone`` the file holds every backbone weight: ``tensors`` has keys
-    ``backbone.<tower key>`` (transformers 4.x names without the ``vision_model.`` nesting, or
-    timm names) and ``head.weight``/``head.bias``, and the backbone is built without downloading
-    weights. Otherwise ``tensors`` holds only the trained tensors under the detector's parameter
-    names and the backbone's pretrained weights come from ``config.backbone``. ``onnx`` is the
+    ``tensors`` are named as files name them, never by the installed library's in-memory
+    layout: ``backbone.model.<tower name>`` (the name the tower's own transformers files give it,
+    the same under every transformers version; timm's names) and ``head.weight``/``head.bias``.
+    With ``whole_backbone`` they hold every backbone weight and the backbone is built without
+    downloading weights. Otherwise they hold only the trained tensors and the backbone's
+    pretrained weights come from ``config.backbone``. ``onnx`` is the
     graph of an ONNX export (then there are no tensors)."""
 
     config: DetectorConfig

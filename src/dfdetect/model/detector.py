@@ -22,7 +22,7 @@ from torch import nn
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.model.adapters import apply_layernorm_tuning, apply_lora, set_trainable
 from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
-from dfdetect.model.checkpoint import Checkpoint, load_strict, write_safetensors
+from dfdetect.model.checkpoint import TOWER_PREFIX, Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
 from dfdetect.model.device import resolve_device, resolve_dtype
 from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities, predict_batches
@@ -48,6 +48,7 @@ class Detector(nn.Module):
             torch.manual_seed(RANDOM_SEED)
             self.head = nn.Linear(backbone.feature_dim, 2)
         self.trained_names = self._configure_adapter()
+        self.renamed_keys = 0  # checkpoint names converted from file to in-memory spelling
         self._warn_if_random()
 
     def _configure_adapter(self) -> list[str]:
@@ -107,25 +108,43 @@ class Detector(nn.Module):
         return detector.place(device, dtype)
 
     def load_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Copy a checkpoint's tensors in, strictly: every expected tensor present, nothing
-        else, every shape right. Whole-backbone checkpoints fill the backbone and the head
-        (non-persistent buffers they carry, e.g. TorchScript's, are derived and skipped);
-        others fill the trained tensors."""
+        """Copy a checkpoint's tensors in (see :meth:`load_tensors`)."""
         if not checkpoint.tensors and checkpoint.config.backbone == TINY_RANDOM:
             return
         source = checkpoint.config.source or "checkpoint"
-        if not checkpoint.whole_backbone:
-            load_strict(self, checkpoint.tensors, self.trained_names, source)
+        self.load_tensors(checkpoint.tensors, source, whole_backbone=checkpoint.whole_backbone)
+
+    def load_tensors(
+        self, tensors: dict[str, torch.Tensor], source: str, *, whole_backbone: bool = False
+    ) -> None:
+        """Copy tensors named as files name them (:meth:`file_name`) in, strictly: every
+        expected tensor present, nothing else, every shape right. Whole-backbone tensors fill
+        the backbone and the head (non-persistent buffers they carry, e.g. TorchScript's, are
+        derived and skipped); others fill the trained tensors."""
+        renamed = {self.memory_name(k): v for k, v in tensors.items()}
+        self.renamed_keys = sum(self.memory_name(k) != k for k in tensors)
+        if not whole_backbone:
+            load_strict(self, renamed, self.trained_names, source, self.file_name)
             return
         persistent = {f"backbone.{k}" for k in self.backbone.state_dict()}
         derived = {f"backbone.{k}" for k, _ in self.backbone.named_buffers()} - persistent
-        tensors = {}
-        for key, value in checkpoint.tensors.items():
-            if key.startswith("backbone."):
-                key = "backbone.model." + self.backbone.tower_key(key[len("backbone.") :])
-            if key not in derived:
-                tensors[key] = value
-        load_strict(self, tensors, [*sorted(persistent), "head.weight", "head.bias"], source)
+        renamed = {k: v for k, v in renamed.items() if k not in derived}
+        expected = [*sorted(persistent), "head.weight", "head.bias"]
+        load_strict(self, renamed, expected, source, self.file_name)
+
+    def memory_name(self, name: str) -> str:
+        """A tensor name as files spell it -> this detector's parameter name (they differ where
+        the installed transformers holds modules differently from its files)."""
+        if name.startswith(TOWER_PREFIX):
+            return TOWER_PREFIX + self.backbone.names.to_memory(name[len(TOWER_PREFIX) :])
+        return name
+
+    def file_name(self, name: str) -> str:
+        """A parameter name -> the name checkpoints give it, the same under every transformers
+        version (the names transformers' own files use for the tower)."""
+        if name.startswith(TOWER_PREFIX):
+            return TOWER_PREFIX + self.backbone.names.to_file(name[len(TOWER_PREFIX) :])
+        return name
 
     def place(
         self, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None
@@ -191,20 +210,25 @@ class Detector(nn.Module):
         """sha256 of the trained tensors (``everything``: of every tensor): results scored with
         equal digests and configs are interchangeable."""
         digest = hashlib.sha256()
-        tensors = self.state_dict() if everything else self.trained_state_dict()
+        if everything:
+            tensors = {self.file_name(k): v for k, v in self.state_dict().items()}
+        else:
+            tensors = self.trained_state_dict()
         for name, tensor in sorted(tensors.items()):
             digest.update(name.encode())
             digest.update(tensor.detach().float().cpu().numpy().tobytes())
         return digest.hexdigest()
 
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the tensors the adapter trains (LayerNorm, head, LoRA)."""
+        """Only the tensors the adapter trains (LayerNorm, head, LoRA), named as files name
+        them (:meth:`file_name`)."""
         params = dict(self.named_parameters())
-        return {name: params[name] for name in self.trained_names}
+        return {self.file_name(name): params[name] for name in self.trained_names}
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` (trained tensors only) to
-        ``directory``; returns it."""
+        """Write ``config.json`` and ``model.safetensors`` (trained tensors only, named as
+        files name them, so it loads under any supported transformers) to ``directory``;
+        returns it."""
         from dfdetect import __version__
 
         directory = Path(directory)

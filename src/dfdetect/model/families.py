@@ -1,12 +1,14 @@
 """Backbone families: one row each for what differs between them (no torch import).
 
 A row says which library builds the tower and with which classes, which output is the pooled
-feature the head sees, the family's default preprocessing, and where the tower's tensors sit in
-the authors' GenD / Lightning checkpoints. Adding a family is adding a row.
+feature the head sees, the family's default preprocessing, where the tower's tensors sit in
+the authors' GenD / Lightning checkpoints, and the tensor names transformers 5 spells differently
+in memory than in files. Adding a family is adding a row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,65 @@ HALF = (0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
+class Rename:
+    """A module path that files spell ``file`` and some transformers versions hold as ``memory``
+    (dotted parts of a tensor name: at its start with ``at_start``, else after any dot)."""
+
+    file: str
+    memory: str
+    at_start: bool = False
+
+    def _has(self, name: str, part: str) -> bool:
+        return name.startswith(part) if self.at_start else f".{part}" in f".{name}"
+
+    def _swap(self, name: str, old: str, new: str) -> str:
+        if self.at_start:
+            return new + name[len(old) :] if name.startswith(old) else name
+        return f".{name}".replace(f".{old}", f".{new}", 1)[1:]
+
+    def applies(self, memory_names: Iterable[str]) -> bool:
+        """Whether a module with these tensor names holds the in-memory spelling."""
+        names = list(memory_names)
+        return not any(self._has(n, self.file) for n in names) and any(
+            self._has(n, self.memory) for n in names
+        )
+
+    def to_memory(self, name: str) -> str:
+        """The in-memory spelling of a file's tensor name."""
+        return self._swap(name, self.file, self.memory)
+
+    def to_file(self, name: str) -> str:
+        """The file spelling of an in-memory tensor name."""
+        return self._swap(name, self.memory, self.file)
+
+
+class TensorNames:
+    """One tower's tensor names in files and in memory: the family's renames that the built
+    module's names call for (none under transformers 4.x, whose modules are named as its files
+    are; timm never renames)."""
+
+    def __init__(self, renames: Iterable[Rename], memory_names: Iterable[str]):
+        names = list(memory_names)
+        self.renames = [r for r in renames if r.applies(names)]
+
+    def to_memory(self, name: str) -> str:
+        """A file's tensor name -> this module's name for it."""
+        for rename in self.renames:
+            name = rename.to_memory(name)
+        return name
+
+    def to_file(self, name: str) -> str:
+        """This module's tensor name -> the name files give it."""
+        for rename in reversed(self.renames):
+            name = rename.to_file(name)
+        return name
+
+
+# transformers 5 holds CLIP/SigLIP vision towers without the vision_model level files have.
+VISION_MODEL = (Rename("vision_model.", "", at_start=True),)
+
+
+@dataclass(frozen=True)
 class Family:
     """What one backbone family needs.
 
@@ -26,10 +87,11 @@ class Family:
     ``timm`` (the architecture comes from the timm model name). ``feature`` picks the pooled
     feature: ``pooler_output``, ``cls`` (token 0 of ``last_hidden_state``) or ``output`` (the
     model's output with its classifier head removed). ``gend_prefix`` is where the tower sits in
-    the authors' checkpoints; ``tower_attr`` is the submodule transformers 4.x nested it under
-    (5.x does not). ``processor_file`` means a backbone folder's ``preprocessor_config.json``
-    decides the preprocessing. ``onnx_fusion`` names the ONNX Runtime fusions (attention,
-    skip-LayerNorm, GELU) that exports of the family get."""
+    the authors' checkpoints (its tensors named as the tower's own files name them);
+    ``renames`` are the tensor names some transformers versions hold in memory differently
+    from the files every version reads. ``processor_file`` means a backbone folder's
+    ``preprocessor_config.json`` decides the preprocessing. ``onnx_fusion`` names the ONNX
+    Runtime fusions (attention, skip-LayerNorm, GELU) that exports of the family get."""
 
     name: str
     library: str
@@ -38,7 +100,7 @@ class Family:
     preprocess: PreprocessConfig
     gend_prefix: str | None
     model_types: tuple[str, ...] = ()
-    tower_attr: str = ""
+    renames: tuple[Rename, ...] = ()
     processor_file: bool = False
     extra: str = ""  # the pip extra that brings the library, when it is not a core dependency
     onnx_fusion: str = ""  # onnxruntime.transformers model type whose fusions fit its graph
@@ -57,9 +119,9 @@ _FAMILIES = [
         ("CLIPVisionConfig", "CLIPVisionModel"),
         "pooler_output",
         PreprocessConfig(224, 224, "shortest_edge", "bicubic", CLIP_MEAN, CLIP_STD),
-        "feature_extractor.vision_model.",
+        "feature_extractor.",  # holds vision_model.* (+ visual_projection, unused)
         model_types=("clip_vision_model", "clip"),
-        tower_attr="vision_model",
+        renames=VISION_MODEL,
         onnx_fusion="clip",
     ),
     Family(
@@ -71,6 +133,15 @@ _FAMILIES = [
         PreprocessConfig(224, 256, "shortest_edge", "bicubic", IMAGENET_MEAN, IMAGENET_STD),
         "feature_extractor.backbone.",
         model_types=("dinov2",),
+        renames=tuple(
+            Rename(f"attention.{old}.", f"attention.{new}.")
+            for old, new in [
+                ("attention.query", "q_proj"),
+                ("attention.key", "k_proj"),
+                ("attention.value", "v_proj"),
+                ("output.dense", "o_proj"),
+            ]
+        ),
     ),
     Family(
         "siglip",
@@ -80,6 +151,7 @@ _FAMILIES = [
         PreprocessConfig(224, 224, "exact", "bicubic", HALF, HALF),
         None,
         model_types=("siglip_vision_model", "siglip"),
+        renames=VISION_MODEL,
     ),
     Family(
         "dinov3",
@@ -90,6 +162,7 @@ _FAMILIES = [
         PreprocessConfig(224, 224, "exact", "bilinear", IMAGENET_MEAN, IMAGENET_STD),
         "feature_extractor.backbone.",
         model_types=("dinov3_vit",),
+        renames=(Rename("layer.", "model.layer.", at_start=True),),
         processor_file=True,
     ),
     Family(

@@ -1,6 +1,7 @@
 """Read the authors' checkpoints: the GenD Hugging Face format and the original Lightning
 ``model.ckpt`` (with or without peft LayerNorm tuning). Both hold the whole backbone; the keys are
-renamed to dfdetect's, the LayerNorm copies peft tuned are the ones taken."""
+renamed to dfdetect's file names (the tower's tensors keep the names its own files give them,
+whatever transformers is installed), the LayerNorm copies peft tuned are the ones taken."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from dfdetect.errors import CheckpointError
 from dfdetect.faces.pipeline import FIRST_PAPER_PIPELINE, GEND_PIPELINE, FacePipeline
 from dfdetect.model.backbones import spec_for
-from dfdetect.model.checkpoint import Checkpoint, read_safetensors
+from dfdetect.model.checkpoint import TOWER_PREFIX, Checkpoint, read_safetensors
 from dfdetect.model.config import DetectorConfig
 from dfdetect.model.families import get_family
 
@@ -49,8 +50,8 @@ def unwrap_peft(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def rename_keys(tensors: dict[str, torch.Tensor], family: str) -> dict[str, torch.Tensor]:
-    """The authors' keys -> ``backbone.<tower key>`` and ``head.*`` (unknown keys are kept, so
-    strict loading names them)."""
+    """The authors' keys -> ``backbone.model.<tower name>`` and ``head.*`` (unknown keys are
+    kept, so strict loading names them)."""
     prefix = get_family(family).gend_prefix
     if prefix is None:
         raise CheckpointError(f"GenD checkpoints with a {family} backbone are not supported")
@@ -60,7 +61,7 @@ def rename_keys(tensors: dict[str, torch.Tensor], family: str) -> dict[str, torc
         if key in unused:
             continue
         if key.startswith(prefix):
-            key = "backbone." + key[len(prefix) :]
+            key = TOWER_PREFIX + key[len(prefix) :]
         elif key.startswith(HEAD_PREFIX):
             key = "head." + key[len(HEAD_PREFIX) :]
         mapped[key] = value

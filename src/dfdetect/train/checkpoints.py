@@ -21,7 +21,7 @@ import torch
 
 from dfdetect.atomic import atomic_open
 from dfdetect.errors import CheckpointError
-from dfdetect.model.checkpoint import load_strict, read_safetensors
+from dfdetect.model.checkpoint import read_safetensors
 from dfdetect.model.config import WEIGHTS_NAME
 
 STATE_NAME = "trainer_state.pt"
@@ -89,7 +89,7 @@ def resumable(folder: Path) -> list[Path]:
 def load_checkpoint(detector, folder: Path) -> dict[str, Any]:
     """Load ``folder``'s trained tensors into ``detector`` (strictly) and return its state."""
     weights = folder / WEIGHTS_NAME
-    load_strict(detector, read_safetensors(weights), detector.trained_names, str(weights))
+    detector.load_tensors(read_safetensors(weights), str(weights))
     try:
         return torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
     except Exception as exc:  # any failure to load safely is a broken checkpoint, never unpickled
