@@ -316,6 +316,7 @@ def write_visuals(session, results, *, report: Path | None, heatmaps: Path | Non
 def run_ray(args: argparse.Namespace, err) -> int:
     """``--engine ray``: scan on Ray into ``--out``; returns the exit code."""
     from rich.console import Console
+
     from dfdetect.errors import DfdetectError
     from dfdetect.model import DEFAULT_MODEL
     from dfdetect.scan.cluster.options import ClusterOptions

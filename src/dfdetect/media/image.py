@@ -105,9 +105,9 @@ def fit_pixels(img: Image.Image, max_pixels: int, label: str) -> float:
         factor = next(
             (f for f in (2, 4, 8) if -(-width // f) * -(-height // f) <= max_pixels), None
         )
-        if factor is not None and img.draft(None, (width // factor, height // factor)):
-            if img.size[0] * img.size[1] <= max_pixels:
-                return img.size[0] / width
+        reduced = factor is not None and img.draft(None, (width // factor, height // factor))
+        if reduced and img.size[0] * img.size[1] <= max_pixels:
+            return img.size[0] / width
     raise MediaError(label, "too_many_pixels", problem)
 
 

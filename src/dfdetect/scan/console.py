@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,10 +28,8 @@ def scan_progress(console: Console) -> Progress:
 def display_path(path: str) -> str:
     """``path`` relative to the working directory when it lies inside it, control characters
     and undecodable bytes escaped (a file name must not drive the terminal)."""
-    try:
+    with contextlib.suppress(ValueError):
         path = str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        pass
     return printable(path)
 
 

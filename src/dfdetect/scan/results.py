@@ -145,9 +145,7 @@ class FileResult:
     @classmethod
     def not_found(cls, entry: str, detail: str = "no such file or no match") -> FileResult:
         """The result of an input (path, glob, ``@LIST`` entry) that named no file."""
-        return cls(
-            path=entry, status=STATUS_ERROR, error={"reason": NOT_FOUND, "detail": detail}
-        )
+        return cls(path=entry, status=STATUS_ERROR, error={"reason": NOT_FOUND, "detail": detail})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (no images)."""

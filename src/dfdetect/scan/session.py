@@ -20,7 +20,6 @@ from dfdetect.scan.store import ResultStore, content_key
 from dfdetect.scan.visuals import encode_visuals
 from dfdetect.scan.walk import symlink_target, why_missing
 
-
 STEM_BYTES = 100  # of a file's name in --heatmaps folder names (file systems allow 255)
 
 

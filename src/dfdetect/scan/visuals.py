@@ -64,9 +64,7 @@ def draw_faces(frame: np.ndarray, result: FileResult, frame_index: int, scale: f
     out = frame.copy()
     thickness = max(2, round(max(out.shape[:2]) / 400))
     font_scale = 0.35 * thickness
-    faces = sorted(
-        (f for f in result.faces if f.frame_index == frame_index), key=lambda f: -f.prob
-    )
+    faces = sorted((f for f in result.faces if f.frame_index == frame_index), key=lambda f: -f.prob)
     boxes = [tuple(round(v * scale) for v in face.box) for face in faces]
     texts = [f"P{face.person} {face.prob:.2f}" for face in faces]
     sizes = []
