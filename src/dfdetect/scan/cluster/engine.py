@@ -8,6 +8,8 @@ import functools
 import json
 import logging
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -172,7 +174,10 @@ def _write_missing(missing, finished, key, model, writer, report, keep_first) ->
 
 
 def _join_ray(address: str | None) -> bool:
-    """Connect to Ray unless this process already is; True when we started it here."""
+    """Connect to Ray unless this process already is; True when we started it here. Worker
+    lines Ray forwards keep their colour codes for a terminal only."""
+    if not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # read by Ray as it prints each line
     if ray.is_initialized():
         return False
     local = address is None
