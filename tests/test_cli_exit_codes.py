@@ -46,7 +46,12 @@ def test_errors_map_onto_the_table():
     import sqlite3
 
     from dfdetect.cli.exits import EnvironmentProblem, exit_code
-    from dfdetect.errors import CheckpointError, DfdetectError, ModelNotFoundError
+    from dfdetect.errors import (
+        CheckpointError,
+        DeviceUnavailable,
+        DfdetectError,
+        ModelNotFoundError,
+    )
 
     assert [
         exit_code(e)
@@ -54,9 +59,10 @@ def test_errors_map_onto_the_table():
             ModelNotFoundError("m"),
             CheckpointError("c"),
             EnvironmentProblem("e"),
+            DeviceUnavailable("d"),
             OSError(28, "No space left on device"),
             sqlite3.OperationalError("database or disk is full"),
             DfdetectError("config"),
             ValueError("bad"),
         )
-    ] == [3, 3, 4, 4, 4, 2, 2]
+    ] == [3, 3, 4, 4, 4, 4, 2, 2]

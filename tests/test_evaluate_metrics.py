@@ -119,3 +119,29 @@ def test_undefined_metrics_are_null_in_strict_json():
     report = {"auroc": float("nan"), "ci": [float("-inf"), 0.5], "n": 3, "name": "x"}
     text = json.dumps(finite(report), allow_nan=False)
     assert json.loads(text) == {"auroc": None, "ci": [None, 0.5], "n": 3, "name": "x"}
+
+
+def test_ap_is_undefined_without_real_videos():
+    got = binary_metrics(np.ones(4), np.array([0.1, 0.2, 0.3, 0.9]))
+    assert np.isnan(got["ap"]) and np.isnan(got["auroc"]) and got["accuracy"] == 0.25
+
+
+def test_bootstrap_leaves_out_resamples_that_lack_a_class():
+    # the reals outrank every fake: every resample holding both classes has AP < 1, and only
+    # resamples without a real video (AP "1") could reach 100 %
+    scores = np.array([0.9, 0.8, 0.1, 0.2, 0.3])
+    labels = np.array([0, 0, 1, 1, 1])
+    out = bootstrap_metrics(labels, scores, np.arange(5), n_boot=400, seed=0)
+    lo, hi = out["ap"]["ci"]
+    assert out["ap"]["value"] == pytest.approx((1 / 3 + 2 / 4 + 3 / 5) / 3)
+    assert lo <= out["ap"]["value"] <= hi < 1.0
+    assert 0 < out["ap"]["resamples"] == out["accuracy"]["resamples"] < 400
+
+
+def test_calibrating_on_a_handful_of_videos_warns():
+    from dfdetect.evaluate.calibration import small_sample_warning
+
+    warning = small_sample_warning(1, 1, 0.05)
+    assert "1 real and 1 fake videos" in warning and "20 real" in warning
+    assert "100 real" in small_sample_warning(50, 50, 0.01)
+    assert small_sample_warning(40, 25, 0.05) is None

@@ -70,3 +70,32 @@ def test_tables_and_plots_are_written(frames, tmp_path):
     lo, hi = auroc["ci"]
     assert f"| FF++ | 12 | {100 * auroc['value']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |" in md
     assert "## FF++, video level" in (tmp_path / "per_source.md").read_text()
+
+
+def test_one_class_dataset_says_why_its_metrics_are_undefined(frames, tmp_path):
+    fake_only = frames[frames["label"] == 1].assign(dataset="fakes")
+    report = evaluate_frames(pd.concat([frames, fake_only]), threshold=0.5, n_boot=50)
+    entry = report["datasets"]["fakes"]
+    assert (
+        entry["undefined"] == "no real videos" and report["datasets"]["FF++"]["undefined"] is None
+    )
+    assert np.isnan(entry["video"]["ap"]["value"]) and entry["video"]["accuracy"]["value"] > 0
+    write_tables(report, tmp_path)
+    md = (tmp_path / "cross_dataset.md").read_text()
+    assert "fakes: AUROC, AP, EER, BAcc, TPR@1%FPR, TPR@5%FPR undefined: no real videos" in md
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["datasets"]["fakes"]["video"]["ap"][
+            "value"
+        ]
+        is None
+    )
+
+
+def test_plot_legends_never_show_a_number_for_an_undefined_metric(frames):
+    from dfdetect.evaluate.plots import _legend
+
+    fake_only = frames[frames["label"] == 1]
+    assert _legend("fakes", fake_only, "auroc") == "fakes (AUROC undefined: no real videos)"
+    ff = frames[frames["dataset"] == "FF++"]
+    ap = binary_metrics(ff["label"].to_numpy(), ff["score"].to_numpy())["ap"]
+    assert _legend("FF++", ff, "ap") == f"FF++ (AP {ap:.3f})"

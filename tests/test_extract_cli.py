@@ -236,7 +236,6 @@ def test_parallel_workers_give_the_same_crops(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["missing.mp4"], "input not found"),
         (["{raw}", "--face", "mask"], "--face mask needs --mask-dir"),
         (["{raw}", "--sampling", "stride"], "--sampling stride needs --stride"),
         (["{raw}", "--min-face-size", "5"], "--min-face-size must be >= 12"),
@@ -299,3 +298,78 @@ def test_missing_detector_weights_stop_with_the_install_line(
         assert code == 3  # the exit-code table: a model (here the face detector) cannot load
         assert "pip install --no-deps facenet-pytorch==2.6.0" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.png"))
+
+
+def test_missing_inputs_are_reported_as_not_found_and_the_rest_is_done(
+    raw: Path, tmp_path: Path
+) -> None:
+    missing = [tmp_path / "gone.mp4", tmp_path / "no-such-folder", tmp_path / "none-*.mp4"]
+    code = run_extract(
+        [str(raw / "photos" / "alpha.png"), *map(str, missing), "--out", str(tmp_path / "o")]
+    )
+    assert code == 1
+    failures = pd.read_csv(tmp_path / "o" / "failures.csv")
+    assert sorted(failures.file) == sorted(map(str, missing))
+    assert set(failures.reason) == {"not_found"}
+    assert pd.read_csv(tmp_path / "o" / "manifest.csv").video.tolist() == ["alpha"]
+
+
+def test_a_rerun_with_other_settings_is_refused_until_overwrite(
+    first_run: tuple[Path, int], raw: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    video = out / "DS" / "videos" / "face_a"
+    before = {p.name: p.stat().st_mtime_ns for p in video.iterdir()}
+    common = [str(raw / "videos" / "face_a.mp4"), "--out", str(out), "--dataset", "DS"]
+    for other, said in (
+        (["--frames", "8"], "frames 4 then, 8 now"),
+        (["--frames", "4", "--preset", "arcface"], "crop gend@256 then, arcface@256 now"),
+        (["--frames", "4", "--sampling", "even"], 'sampling "max-spread" then, "even" now'),
+    ):
+        assert run_extract([*common, *other]) == 2
+        err = capsys.readouterr().err
+        assert f"{video} holds crops made with other settings: {said}" in err
+        assert "use --overwrite" in err and err.count("\n") == 1
+    assert {p.name: p.stat().st_mtime_ns for p in video.iterdir()} == before  # untouched
+
+    assert run_extract([*common, "--frames", "8", "--overwrite"]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert len(manifest[manifest.video == "face_a"]) == 8
+    assert len(list(video.glob("*.png"))) == 8
+    assert run_extract([*common, "--frames", "8"]) == 0  # same settings now: kept, no work
+    assert "already done (skipped) │ 1" in capsys.readouterr().out
+
+    (video / "_extract.json").unlink()  # as made by a dfdetect that did not record them
+    assert run_extract([*common, "--frames", "8"]) == 2
+    assert "no readable settings record" in capsys.readouterr().err
+
+
+def test_overwrite_removes_old_crops_even_when_no_new_ones_come(
+    first_run: tuple[Path, int], raw: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    photo = str(raw / "photos" / "alpha.png")
+    args = ["--out", str(out), "--dataset", "DS", "--source", "photos", "--frames", "4"]
+    assert run_extract([photo, *args, "--min-face-size", "900", "--overwrite"]) == 1
+    assert not (out / "DS" / "photos" / "alpha").exists()  # no crop of the old settings left
+    assert "alpha" not in set(pd.read_csv(out / "manifest.csv").video)
+    assert pd.read_csv(out / "failures.csv").reason.tolist() == ["no_face"]
+    assert not list(out.rglob(".*partial*"))
+
+
+def test_symlinked_dataset_folders_are_followed_and_loops_reported(
+    raw: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "real").symlink_to(raw / "photos", target_is_directory=True)
+    (data / "loop").symlink_to(data, target_is_directory=True)
+    out = tmp_path / "out"
+    assert run_extract([str(data), "--out", str(out)]) == 1
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert sorted(manifest.video) == ["alpha", "exif", "grey"]
+    assert set(manifest.source) == {"real"}  # named as the link, not its target
+    failures = pd.read_csv(out / "failures.csv")
+    assert failures[["file", "reason"]].values.tolist() == [[str(data / "loop"), "symlink_loop"]]

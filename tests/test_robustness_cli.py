@@ -97,6 +97,9 @@ def test_crops_stage_on_the_generic_folder_layout(samples_dir, tmp_path):
     ]
     for label, video in videos:
         shutil.copytree(samples_dir / video, root / label / video.replace("/", "_"))
+    stale = tmp_path / "out" / "examples" / "GB" / "3.png"  # a former run's perturbation
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
     code = cli(
         ["robustness", "--model", "tiny-random", "--data", str(root), "--perturb", "VC:5", "CS:5",
          "--frames", "2", "--bootstrap", "50", "--out", str(tmp_path / "out"), "--quiet"]
@@ -110,6 +113,7 @@ def test_crops_stage_on_the_generic_folder_layout(samples_dir, tmp_path):
     ]
     grey = load_image(tmp_path / "out" / "examples" / "CS" / "5.png").astype(int)
     assert (grey.max(axis=2) - grey.min(axis=2)).max() <= 1
+    assert not stale.exists()
 
 
 @pytest.mark.parametrize("layout", ["folder", "ff"])
@@ -120,10 +124,17 @@ def test_frames_stage_detects_faces_in_perturbed_source_videos(raw_videos, layou
         "--model", "tiny-random", "--data", data, "--stage", "frames", "--frames", "3",
         "--perturb", "VC:5", "CS:5", "BW:5", "--out", str(out), "--quiet",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    rows = {
-        r["perturbation"]: r for r in json.loads((out / "robustness.json").read_text())["cells"]
-    }
+    # the folder layout's zero-byte empty.mp4 is dropped: named with its reason, exit 1
+    assert result.returncode == (1 if layout == "folder" else 0), result.stderr
+    report = json.loads((out / "robustness.json").read_text())
+    rows = {r["perturbation"]: r for r in report["cells"]}
+    data = report["data"][0]
+    if layout == "folder":
+        assert "empty.mp4: zero_byte" in result.stderr and "--allow-missing" in result.stderr
+        assert data["video_unreadable"] == ["folder/fake/empty"] and data["scored"] == 4
+        assert "dropped: 1 video unreadable" in result.stdout
+    else:
+        assert data["listed"] == data["scored"] == 4 and "dropped: none" in result.stdout
     assert rows["clean"]["faces_sampled"] == 12 and rows["clean"]["faces_found"] == 12
     assert rows["clean"]["n_videos"] == 4 and rows["clean"]["n_frames"] == 12
     assert rows["clean"]["unreadable_crops"] == (1 if layout == "folder" else 0)  # empty.mp4

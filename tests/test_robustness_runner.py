@@ -41,14 +41,15 @@ def _entries(toy_root):
 
 
 def test_clean_cell_equals_evaluate(tiny_detector, toy_root, tmp_path):
-    report = evaluate(
+    evaluated = evaluate(
         tiny_detector,
         _entries(toy_root),
         tmp_path / "eval",
         n_boot=N_BOOT,
         plots=False,
         progress=False,
-    ).report["datasets"]["FF++"]
+    )
+    report = evaluated.report["datasets"]["FF++"]
     options = RobustnessOptions(n_boot=N_BOOT, progress=False)
     result = run_robustness(
         [("tiny", tiny_detector)], _entries(toy_root), [Cell("GB", 5)], tmp_path / "r", options
@@ -58,6 +59,8 @@ def test_clean_cell_equals_evaluate(tiny_detector, toy_root, tmp_path):
     for level in ("frame", "video"):
         assert clean[level] == report[level]  # every metric, value and CI, exactly
     assert (clean["n_frames"], clean["n_videos"]) == (report["n_frames"], report["n_videos"])
+    assert clean["data"] == evaluated.report["data"][0]  # the same accounting
+    assert clean["data"]["listed_by"] == "split file test.json" and clean["data"]["missing"] == []
     evaluated = pd.read_csv(tmp_path / "eval" / "predictions_frames.csv")
     cached = next((tmp_path / "r" / "cache" / "scores").glob("*/clean-*.csv"))
     np.testing.assert_array_equal(pd.read_csv(cached)["score"], evaluated["score"])
@@ -116,3 +119,25 @@ def test_a_rerun_reuses_cached_scores(tiny_detector, toy_root, tmp_path, monkeyp
         run_robustness(
             [("tiny", tiny_detector)], _entries(toy_root), [Cell("BW", 3)], tmp_path, options
         )
+
+
+def test_undefined_auroc_is_a_dash_with_its_reason_never_nan(tmp_path):
+    from dfdetect.robustness.report import markdown, summary_markdown
+
+    nan = {"value": float("nan"), "ci": [float("nan")] * 2}
+    one_class = {m: dict(nan) for m in ("auroc", "ap", "eer", "accuracy")}
+    base = {"model": "m", "stage": "crops", "param": "", "faces_lost": None, "n_videos": 3}
+    rows = [
+        {**base, "dataset": "fakes", "perturbation": "clean", "level": 0, "video": one_class,
+         "frame": one_class, "undefined": "no real videos"},
+        {**base, "dataset": "fakes", "perturbation": "GB", "level": 1, "video": one_class,
+         "frame": one_class, "undefined": "no real videos"},
+        {**base, "dataset": "lost", "perturbation": "clean", "level": 0, "video": None,
+         "frame": None, "n_videos": 0},
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Mean of empty slice"
+        summary = summary_markdown(rows)
+    assert "| m | fakes | - | - |" in summary and "nan" not in summary
+    assert "fakes: AUROC, AP and EER undefined: no real videos" in summary
+    assert "lost: AUROC, AP and EER undefined: no crop scored" in markdown(rows)

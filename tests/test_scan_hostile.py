@@ -169,7 +169,7 @@ def test_an_unusable_database_or_device_fails_before_the_first_file(tmp_path):
         assert "CUDA is not available" in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "db.sqlite").exists()
     done = scan(tmp_path / "a.png", "--db", tmp_path / "db.sqlite", "--device", "warp9")
-    assert done.returncode == 2 and "warp9" in done.stderr
+    assert done.returncode == 4 and "warp9" in done.stderr
 
 
 def _small_disk(tmp_path: Path) -> tuple[Path, object]:

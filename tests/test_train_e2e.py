@@ -61,6 +61,9 @@ def test_training_learns_and_the_checkpoint_reloads_identically(trained, toy_roo
     log = pd.read_csv(trained / "metrics.csv")
     assert list(log["step"]) == list(range(1, 25))  # 8 steps x 3 epochs, logged once each
     assert log["ce"].tail(4).mean() < log["ce"].head(4).mean() - 0.15  # the loss falls
+    data = json.loads((trained / "run.json").read_text())["data"]  # what the run rested on
+    assert data["train"][0]["listed_by"] == "split file train.json"
+    assert data["train"][0]["scored"] == data["train"][0]["listed"] > 0
     val = pd.read_csv(trained / "val.csv")
     assert len(val) == 3 and val["video_ap"].iloc[-1] > 0.9
     best = trained / "checkpoints" / "best"

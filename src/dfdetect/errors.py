@@ -30,3 +30,7 @@ class MediaError(DfdetectError):
 
 class Cancelled(DfdetectError):
     """Work stopped on request (a deleted job) before it finished."""
+
+
+class DeviceUnavailable(DfdetectError):
+    """The requested device is not a device name or is absent on this machine."""

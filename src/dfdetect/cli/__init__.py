@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("dfdetect.cli.scan", "score the faces in images, videos and folders"),
     "extract": ("dfdetect.cli.extract", "detect, align and save face crops from raw media"),
     "train": ("dfdetect.cli.train", "train a detector from a YAML config"),
+    "synth": ("dfdetect.cli.synth", "make pseudo-fakes (SBI, blends) from real face crops"),
     "evaluate": ("dfdetect.cli.evaluate", "cross-dataset evaluation with confidence intervals"),
     "calibrate": ("dfdetect.cli.calibrate", "fit the decision threshold on validation data"),
     "robustness": ("dfdetect.cli.robustness", "AUROC under perturbations (DeeperForensics-1.0)"),

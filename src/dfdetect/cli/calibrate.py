@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from dfdetect.cli.evaluate import add_data_arguments, data_entries, load_detector
+from dfdetect.cli.evaluate import add_data_arguments, data_entries, dropped_error, load_detector
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
     from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
-    from dfdetect.evaluate.calibration import fit_temperature, fit_threshold, nll
+    from dfdetect.evaluate.calibration import (
+        fit_temperature,
+        fit_threshold,
+        nll,
+        small_sample_warning,
+    )
     from dfdetect.evaluate.runner import score_entries
 
     if args.out is None and not (Path(args.model) / "config.json").is_file():
@@ -52,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
         print("error: --target-fpr must be in [0, 1)", file=sys.stderr)
         return 2
     try:
+        entries = data_entries(args)
         detector = load_detector(args)
-        frames, errors, _ = score_entries(
+        data = score_entries(
             detector,
-            data_entries(args),
+            entries,
             frames=args.frames,
             batch_size=args.batch_size,
             num_workers=args.workers,
@@ -63,11 +69,21 @@ def run(args: argparse.Namespace) -> int:
         )
     except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
         return fail("calibrate", exc)
+    frames, errors = data.frames, data.errors
     for name, message in errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)
+    for accounting in data.accounting:
+        print(accounting.line())
+    dropped = dropped_error("calibrate", data.accounting, args.allow_missing)
     if frames.empty or frames["label"].nunique() < 2:
         print("error: calibration needs scored real and fake faces", file=sys.stderr)
         return 2
+    videos = frames.groupby(["dataset", "source", "video"])["label"].first()
+    warning = small_sample_warning(
+        int((videos == 0).sum()), int((videos == 1).sum()), args.target_fpr
+    )
+    if warning:
+        print(f"dfdetect calibrate: warning: {warning}", file=sys.stderr)
     config = detector.config
     logits = frames[["logit_real", "logit_fake"]].to_numpy()
     labels = frames["label"].to_numpy()
@@ -92,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         "level": args.level,
         "frames": len(frames),
         "data": args.data,
+        "accounting": [a.to_dict() for a in data.accounting],
+        "warning": warning,
     }
     (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(
@@ -100,4 +118,4 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({args.level} FPR {fpr:.2%} <= {args.target_fpr:.2%})" if fpr is not None else "")
     )
     print(f"NLL {summary['nll_before']:.4f} -> {summary['nll_after']:.4f}; saved to {out}")
-    return 1 if errors else 0
+    return 1 if errors or dropped else 0

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dfdetect.cli.extract import _probability
 from dfdetect.cli.faces import add_runtime_argument
+
+if TYPE_CHECKING:
+    from dfdetect.data.accounting import Accounting
 
 
 def add_data_arguments(
@@ -43,6 +49,12 @@ def add_data_arguments(
     parser.add_argument("--workers", type=int, default=0, help="image-loading processes")
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: automatic)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 although listed videos are missing, empty or unreadable, or crops "
+        "unreadable (they are still counted and named)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=_probability,
         default=None,
         help="decision threshold for accuracy (default: the model's calibrated threshold)",
     )
@@ -63,16 +75,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_detector(args: argparse.Namespace, model: str | None = None, runtime: str = "torch"):
     """The ``--model`` detector (or ``model``) on ``--device``, run by ``runtime``."""
+    from dfdetect.model.device import check_device
     from dfdetect.model.runtime import load_detector as load
 
+    check_device(args.device)
     return load(model or args.model, runtime=runtime, device=args.device)
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:
-    """``--data`` values as adapter entries (``--split`` fills the ones without @SPLIT)."""
+    """``--data`` values as adapter entries (``--split`` fills the ones without @SPLIT); an
+    empty root raises DatasetError (exit 2)."""
     from dfdetect.data.specs import parse_data_arg
 
     return [parse_data_arg(text, args.split) for text in args.data]
+
+
+def dropped_error(command: str, accounts: Sequence[Accounting], allow_missing: bool) -> bool:
+    """True (exit 1) when a dataset's accounting dropped videos or crops and ``--allow-missing``
+    was not given, which one line on stderr then says."""
+    dropped = [a.dataset for a in accounts if not a.complete]
+    if dropped and not allow_missing:
+        print(
+            f"dfdetect {command}: error: {', '.join(dropped)}: videos or crops were left out "
+            "(see the lines above; --allow-missing accepts this)",
+            file=sys.stderr,
+        )
+    return bool(dropped) and not allow_missing
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
         print("error: --bootstrap must be >= 0, --batch-size and --frames >= 1", file=sys.stderr)
         return 2
     try:
+        entries = data_entries(args)
         result = evaluate(
             load_detector(args, runtime=args.runtime),
-            data_entries(args),
+            entries,
             args.out,
             frames=args.frames,
             batch_size=args.batch_size,
@@ -105,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
     if result.failures:
         print(f"{len(result.failures)} unreadable crops (see {args.out / 'failures.csv'})")
     if not result.report:
+        print("\n".join(a.line() for a in result.accounting))
         print("error: no dataset could be evaluated", file=sys.stderr)
         return 2
     print((args.out / "cross_dataset.md").read_text())
+    dropped = dropped_error("evaluate", result.accounting, args.allow_missing)
     print(f"report: {args.out}")
-    return 1 if result.errors else 0
+    return 1 if result.errors or dropped else 0

@@ -1,5 +1,6 @@
 """One exit-code table for every ``dfdetect`` command, and the checks every command runs before
-its first input so that a bad output path or device fails at once, not after the work."""
+its first input so that a bad output path fails at once, not after the work (the device check
+is :func:`dfdetect.model.device.check_device`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from dfdetect.errors import CheckpointError, DfdetectError, ModelNotFoundError
+from dfdetect.errors import CheckpointError, DeviceUnavailable, DfdetectError, ModelNotFoundError
 from dfdetect.terminal import printable
 
 EXIT_OK = 0  # every input done
@@ -29,14 +30,14 @@ MODEL_ERRORS = (ModelNotFoundError, CheckpointError)
 
 
 class EnvironmentProblem(DfdetectError):
-    """An output cannot be written or the requested device is absent (exit code 4)."""
+    """An output cannot be written (exit code 4)."""
 
 
 def exit_code(exc: BaseException) -> int:
     """The exit code for an error that stopped a command."""
     if isinstance(exc, MODEL_ERRORS):
         return EXIT_MODEL
-    if isinstance(exc, EnvironmentProblem | OSError | sqlite3.Error):  # sqlite: disk full
+    if isinstance(exc, EnvironmentProblem | DeviceUnavailable | OSError | sqlite3.Error):
         return EXIT_ENVIRONMENT
     return EXIT_USAGE
 
@@ -98,25 +99,3 @@ def check_writable(path: Path, *, folder: bool = False) -> None:
             pass
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write in {target} ({exc.strerror})") from None
-
-
-def check_device(device: str | None) -> None:
-    """Raise :class:`EnvironmentProblem` when ``device`` names an accelerator this machine lacks
-    (``ValueError`` when it is not a device name at all)."""
-    if device is None or device == "auto":
-        return
-    import torch
-
-    try:
-        kind = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"--device {device!r} is not a torch device ({exc})") from None
-    if kind.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EnvironmentProblem(f"--device {device}: CUDA is not available on this machine")
-        if kind.index is not None and kind.index >= torch.cuda.device_count():
-            count = torch.cuda.device_count()
-            raise EnvironmentProblem(f"--device {device}: only {count} CUDA device(s)")
-    mps = getattr(torch.backends, "mps", None)
-    if kind.type == "mps" and not (mps is not None and mps.is_available()):
-        raise EnvironmentProblem(f"--device {device}: Apple MPS is not available")

@@ -10,7 +10,6 @@ from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    check_device,
     check_writable,
     fail,
 )
@@ -134,13 +133,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_positive, default=1, help="worker processes (default: 1)"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace videos already extracted into --out (default: keep them when made with "
+        "the same settings, refuse when made with others)",
+    )
 
 
 def _check(args: argparse.Namespace) -> str | None:
     """The first problem with the arguments argparse cannot see, or None."""
-    missing = [str(p) for p in args.inputs if not p.exists()]
-    if missing:
-        return f"input not found: {', '.join(missing)}"
     if args.out.exists() and not args.out.is_dir():
         return f"--out {args.out} exists and is not a folder"
     if args.sampling == "stride" and args.stride is None:
@@ -201,13 +203,15 @@ def extract_options(args: argparse.Namespace):
         device=args.device,
         batch_size=args.batch_size,
         workers=args.workers,
+        overwrite=args.overwrite,
         **settings,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the extraction; exit codes as in :mod:`dfdetect.cli.exits` (1: some input gave no
-    crop, see failures.csv)."""
+    """Run the extraction; exit codes as in :mod:`dfdetect.cli.exits` (1: some input was not
+    found or gave no crop, see failures.csv; 2: --out holds these inputs' crops made with other
+    settings)."""
     problem = _check(args)
     if problem:
         print(f"dfdetect extract: error: {problem}", file=sys.stderr)
@@ -225,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         return 3
     console = Console(stderr=True)
     try:
+        from dfdetect.model.device import check_device
+
         check_device(args.device)
         check_writable(args.out, folder=True)
         summary = run_extraction(args.inputs, options, console)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from dfdetect.cli.evaluate import add_data_arguments, data_entries, load_detector
+from dfdetect.cli.evaluate import add_data_arguments, data_entries, dropped_error, load_detector
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +75,9 @@ def named_models(values: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the grid and print the summary; 1 when a dataset failed, 2 on bad input."""
+    """Run the grid and print the summary; 1 when a dataset failed or dropped videos, 2 on bad
+    input, 3 when a model cannot load, 4 when the device is absent."""
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.robustness.h264 import has_libx264
     from dfdetect.robustness.perturbations import parse_perturb_arg
@@ -95,18 +97,28 @@ def run(args: argparse.Namespace) -> int:
         print("error: this PyAV's FFmpeg has no libx264 encoder (VC, H264)", file=sys.stderr)
         return 2
     try:
+        entries = data_entries(args)
         models = [(name, load_detector(args, model)) for name, model in named_models(args.model)]
-        result = run_robustness(models, data_entries(args), cells, args.out, options)
-    except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        result = run_robustness(models, entries, cells, args.out, options)
+    except DfdetectError as exc:  # 3: a model cannot load, 4: the device is absent
+        return fail("robustness", exc)
     for name, message in result.errors.items():
         print(f"error: {name}: {message}", file=sys.stderr)
+    failed = (
+        (row["dataset"], path, reason)
+        for row in result.rows
+        for path, reason in row.get("failed_videos", [])
+    )
+    for dataset, path, reason in dict.fromkeys(failed):  # once, not once per model
+        print(f"error: {dataset}: {path}: {reason}", file=sys.stderr)
     if not result.rows:
         print("error: no dataset could be evaluated", file=sys.stderr)
         return 2
     settings = {**asdict(options), "models": args.model, "data": args.data, "cells": len(cells)}
-    write_report(result.rows, args.out, settings)
+    accounts = list(result.accounting.values())
+    write_report(result.rows, args.out, settings, accounts)
     print(summary_markdown(result.rows))
+    print("\n".join(a.line() for a in accounts))
+    dropped = dropped_error("robustness", accounts, args.allow_missing)
     print(f"report: {args.out} (robustness.md, robustness.csv, robustness.json, plots/, examples/)")
-    return 1 if result.errors else 0
+    return 1 if result.errors or dropped else 0

@@ -22,7 +22,6 @@ from dfdetect.cli.exits import (
     EXIT_MODEL,
     EXIT_OK,
     EXIT_USAGE,
-    check_device,
     check_writable,
     fail,
     terminal_output,
@@ -218,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
                 check_writable(path)
         if args.heatmaps is not None:
             check_writable(args.heatmaps, folder=True)
+        from dfdetect.model.device import check_device
+
         check_device(args.device)
     except (ValueError, DfdetectError) as exc:
         return fail("scan", exc)

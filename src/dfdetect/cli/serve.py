@@ -14,7 +14,6 @@ from pathlib import Path
 from dfdetect.cli.exits import (
     EXIT_OK,
     EXIT_USAGE,
-    check_device,
     check_writable,
     exit_code,
     fail,
@@ -144,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: out of range: {', '.join(bad)}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        from dfdetect.model.device import check_device
+
         check_device(args.device)
         check_writable(args.data_dir, folder=True)
     except (DfdetectError, ValueError) as exc:

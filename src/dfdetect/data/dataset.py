@@ -3,7 +3,7 @@ with their path and reason and left out of the batch; they never stop a run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,17 +32,21 @@ class Batch:
 
 class FrameDataset(Dataset):
     """Samples as ``(index, image uint8 HxWx3 | MediaError)``; with ``augment`` each sample's
-    augmentation depends only on (seed, epoch, index), so runs repeat and resume exactly."""
+    augmentation depends only on (seed, epoch, index), so runs repeat and resume exactly.
+    ``synthesize(index, image, epoch)``, when given, transforms each loaded image before the
+    augmentation (pseudo-fakes: :mod:`dfdetect.synth.training`)."""
 
     def __init__(
         self,
         samples: Sequence[FrameSample],
         augment_config: AugmentConfig | None = None,
         seed: int = 0,
+        synthesize: Callable[[int, np.ndarray, int], np.ndarray] | None = None,
     ) -> None:
         self.samples = samples
         self.augment_config = augment_config
         self.seed = seed
+        self.synthesize = synthesize
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -58,6 +62,8 @@ class FrameDataset(Dataset):
             image = load_image(sample.path)
         except MediaError as exc:
             return index, exc
+        if self.synthesize is not None:
+            image = self.synthesize(index, image, self.epoch)
         if self.augment_config is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             image = augment(image, self.augment_config, rng)

@@ -54,7 +54,11 @@ def group_by_video(samples: Iterable[FrameSample]) -> dict[str, list[FrameSample
 
 def list_frames(video_dir: Path) -> list[Path]:
     """The image files of one extracted video folder, sorted by name."""
-    return sorted(p for p in video_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p
+        for p in video_dir.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def parse_label(value: str | int, mapping: Mapping[str, int], where: str) -> int:

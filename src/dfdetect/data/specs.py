@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from dfdetect.data.accounting import Accounting
 from dfdetect.data.adapters import create_dataset
 from dfdetect.data.samples import DatasetError, FrameSample
 from dfdetect.data.sampling import frames_per_video
@@ -25,6 +27,8 @@ def parse_data_arg(text: str, split: str | None = None) -> dict[str, Any]:
     if not sep:
         name, rest = "folder", text
     root, at, entry_split = rest.rpartition("@") if "@" in rest else (rest, "", "")
+    if not root.strip():
+        raise DatasetError(f"--data {text!r}: the dataset root is empty (an unset variable?)")
     entry: dict[str, Any] = {"dataset": name, "root": root}
     if at:
         entry["split"] = entry_split
@@ -34,7 +38,10 @@ def parse_data_arg(text: str, split: str | None = None) -> dict[str, Any]:
 
 
 def expand_root(root: str | os.PathLike) -> Path:
-    """``root`` with ``~`` and ``$VAR``/``${VAR}`` expanded; unset variables are an error."""
+    """``root`` with ``~`` and ``$VAR``/``${VAR}`` expanded; unset variables and an empty
+    root (which would mean the current folder) are errors."""
+    if not str(root).strip():
+        raise DatasetError("a data entry's root is empty (an unset variable?)")
     text = os.path.expandvars(os.path.expanduser(str(root)))
     missing = UNEXPANDED.findall(text)
     if missing:
@@ -42,24 +49,40 @@ def expand_root(root: str | os.PathLike) -> Path:
     return Path(text)
 
 
-def load_entry(entry: Mapping[str, Any]) -> list[FrameSample]:
-    """The samples of one ``{dataset, root, split, <adapter options>}`` entry."""
+def open_entry(
+    entry: Mapping[str, Any], frames: int | None = None, mode: str = "even"
+) -> tuple[list[FrameSample], Accounting]:
+    """The samples of one ``{dataset, root, split, <adapter options>}`` entry, at most
+    ``frames`` per video (chosen by ``mode``), and the :class:`Accounting` of its videos."""
     options = dict(entry)
     name = options.pop("dataset", "folder")
     if "root" not in options:
         raise DatasetError(f"data entry {dict(entry)!r} has no root")
     root = expand_root(options.pop("root"))
-    return create_dataset(name, root, **options).samples()
+    samples, accounting = create_dataset(name, root, **options).load()
+    samples = frames_per_video(samples, frames, mode)
+    return samples, replace(accounting, frames=len(samples))
+
+
+def open_entries(
+    entries: Iterable[Mapping[str, Any]], frames: int | None = None, mode: str = "even"
+) -> tuple[list[FrameSample], list[Accounting]]:
+    """All entries' samples (at most ``frames`` per video) and each entry's accounting (print
+    :meth:`Accounting.line`, record :meth:`Accounting.to_dict`); the same video in two entries
+    is an error."""
+    samples: list[FrameSample] = []
+    accounts: list[Accounting] = []
+    for entry in entries:
+        more, accounting = open_entry(entry, frames, mode)
+        samples += more
+        accounts.append(accounting)
+    if len({(s.video_key, s.frame) for s in samples}) != len(samples):
+        raise DatasetError("the same video appears in more than one data entry")
+    return sorted(samples, key=lambda s: s.video_key), accounts  # videos in key order
 
 
 def load_entries(
     entries: Iterable[Mapping[str, Any]], frames: int | None = None, mode: str = "even"
 ) -> list[FrameSample]:
     """All entries' samples, at most ``frames`` per video; duplicate videos are an error."""
-    samples: list[FrameSample] = []
-    for entry in entries:
-        samples += load_entry(entry)
-    keys = [s.video_key for s in samples]
-    if len({(k, s.frame) for k, s in zip(keys, samples, strict=True)}) != len(samples):
-        raise DatasetError("the same video appears in more than one data entry")
-    return frames_per_video(samples, frames, mode)
+    return open_entries(entries, frames, mode)[0]

@@ -18,17 +18,22 @@ def bootstrap_metrics(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-) -> dict[str, dict[str, float | list[float]]]:
-    """``{metric: {"value": v, "ci": [low, high]}}`` on all samples, the interval from ``n_boot``
-    resamples of the groups (videos) with replacement: a resampled video brings all its frames.
+) -> dict[str, dict[str, float | int | list[float]]]:
+    """``{metric: {"value": v, "ci": [low, high], "resamples": k}}`` on all samples, the interval
+    from ``n_boot`` resamples of the groups (videos) with replacement: a resampled video brings
+    all its frames.
 
-    ``groups`` holds each sample's group id (e.g. its video index). Resamples in which a metric is
-    undefined (one class missing) are left out of that metric's percentiles.
+    ``groups`` holds each sample's group id (e.g. its video index). When the data holds both
+    classes, resamples that lack one are left out of every metric's percentiles (they would
+    give AP 1 or an undefined AUROC); ``resamples`` counts those used.
     """
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=np.float64)
     _, group_index = np.unique(np.asarray(groups), return_inverse=True)
     n_groups = int(group_index.max()) + 1 if group_index.size else 0
+    fake_weight = np.bincount(group_index, labels == 1, minlength=n_groups)
+    real_weight = np.bincount(group_index, labels != 1, minlength=n_groups)
+    both = bool(fake_weight.any() and real_weight.any())
     point = binary_metrics(labels, scores, threshold)
     draws: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
     rng = np.random.default_rng(seed)
@@ -36,14 +41,18 @@ def bootstrap_metrics(
     for start in range(0, n_boot if n_groups else 0, chunk):
         b = min(chunk, n_boot - start)
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=b)
+        if both:
+            counts = counts[(counts @ fake_weight > 0) & (counts @ real_weight > 0)]
+        if not len(counts):
+            continue
         resampled = binary_metrics(labels, scores, threshold, counts[:, group_index])
         for m in METRICS:
             draws[m].append(np.atleast_1d(resampled[m]))
     alpha = (1.0 - level) / 2.0
-    out: dict[str, dict[str, float | list[float]]] = {}
+    out: dict[str, dict[str, float | int | list[float]]] = {}
     for m in METRICS:
         values = np.concatenate(draws[m]) if draws[m] else np.array([])
         values = values[np.isfinite(values)]
         ci = np.quantile(values, [alpha, 1.0 - alpha]).tolist() if values.size else [np.nan] * 2
-        out[m] = {"value": float(point[m]), "ci": [float(v) for v in ci]}
+        out[m] = {"value": float(point[m]), "ci": [float(v) for v in ci], "resamples": values.size}
     return out

@@ -3,12 +3,28 @@ at a target false-positive rate (the CLI stores both in the detector's config)."
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from dfdetect.evaluate.metrics import threshold_at_fpr
 
 LOG_T_BOUNDS = (-5.0, 5.0)  # temperatures between e^-5 and e^5
+MIN_VIDEOS = 20  # per class: below it a fitted temperature or threshold follows a few videos
+
+
+def small_sample_warning(n_real: int, n_fake: int, target_fpr: float) -> str | None:
+    """Why ``n_real`` real and ``n_fake`` fake videos are too few to calibrate on (frames of one
+    video are not independent), or None: each class needs :data:`MIN_VIDEOS` videos, and the
+    reals at least ``1 / target_fpr`` so that one false positive is within the target."""
+    need_real = max(MIN_VIDEOS, math.ceil(1.0 / target_fpr) if target_fpr > 0 else 0)
+    if n_real >= need_real and n_fake >= MIN_VIDEOS:
+        return None
+    return (
+        f"calibrated on {n_real} real and {n_fake} fake videos: the temperature and threshold "
+        f"are unreliable below {need_real} real and {MIN_VIDEOS} fake videos"
+    )
 
 
 def _nll(margin: np.ndarray, labels: np.ndarray, temperature: float) -> float:

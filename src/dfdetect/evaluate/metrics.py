@@ -7,6 +7,16 @@ from __future__ import annotations
 import numpy as np
 
 METRICS = ("auroc", "ap", "eer", "accuracy", "balanced_accuracy", "tpr_at_fpr_1", "tpr_at_fpr_5")
+TWO_CLASS = ("auroc", "ap", "eer", "balanced_accuracy", "tpr_at_fpr_1", "tpr_at_fpr_5")
+
+
+def undefined_reason(n_real: int, n_fake: int) -> str | None:
+    """Why the metrics of :data:`TWO_CLASS` are undefined for data with ``n_real`` real and
+    ``n_fake`` fake items, or None when both classes are present."""
+    absent = [name for name, n in (("real", n_real), ("fake", n_fake)) if n == 0]
+    if not absent:
+        return None
+    return f"no {' and no '.join(absent)} videos"
 
 
 def roc_counts(
@@ -53,7 +63,6 @@ def binary_metrics(
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = tps / (tps + fps)
         ap = np.sum(np.diff(tpr, axis=-1) * np.nan_to_num(precision), axis=-1)
-        ap = np.where(tps[..., -1] > 0, ap, np.nan)
     gap = fpr - (1.0 - tpr)
     k = np.argmax(gap >= 0, axis=-1)[..., None]
     g0, g1 = np.take_along_axis(gap, k - 1, -1), np.take_along_axis(gap, k, -1)
@@ -78,7 +87,7 @@ def binary_metrics(
         "tpr_at_fpr_5": _tpr_at(fpr, tpr, 0.05),
     }
     valid = np.isfinite(fpr[..., -1]) & np.isfinite(tpr[..., -1])  # both classes present
-    for name in ("auroc", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "balanced_accuracy"):
+    for name in TWO_CLASS:  # AP too: without reals every ranking has precision 1
         out[name] = np.where(valid, out[name], np.nan)
     return {k: float(v) if np.ndim(v) == 0 else v for k, v in out.items()}
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfdetect.evaluate.metrics import roc_counts
+from dfdetect.evaluate.metrics import binary_metrics, roc_counts, undefined_reason
 from dfdetect.evaluate.report import video_table
+from dfdetect.evaluate.tables import TITLES
 
 
 def _figure():
@@ -28,6 +29,16 @@ def _curves(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fpr, tpr, precision
 
 
+def _legend(name: str, table: pd.DataFrame, metric: str) -> str:
+    """``name (AUROC 0.912)``, or why the metric is undefined (one class only)."""
+    labels = table["label"].to_numpy()
+    reason = undefined_reason(int((labels != 1).sum()), int((labels == 1).sum()))
+    if reason:
+        return f"{name} ({TITLES[metric]} undefined: {reason})"
+    value = binary_metrics(labels, table["score"].to_numpy())[metric]
+    return f"{name} ({TITLES[metric]} {value:.3f})"
+
+
 def write_plots(
     frames: pd.DataFrame, out: Path, threshold: float, aggregation: str = "mean"
 ) -> list[Path]:
@@ -39,7 +50,7 @@ def write_plots(
         plt, fig, ax = _figure()
         for name, part in groups:
             fpr, tpr, _ = _curves(part)
-            ax.plot(fpr, tpr, label=f"{name} (AUROC {np.trapezoid(tpr, fpr):.3f})")
+            ax.plot(fpr, tpr, label=_legend(str(name), part, "auroc"))
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC ({level})")
         ax.legend(loc="lower right")
@@ -47,7 +58,7 @@ def write_plots(
         plt, fig, ax = _figure()
         for name, part in groups:
             _, recall, precision = _curves(part)
-            ax.plot(recall, precision, label=str(name))
+            ax.plot(recall, precision, label=_legend(str(name), part, "ap"))
         ax.set(xlabel="recall (fake)", ylabel="precision", title=f"Precision-recall ({level})")
         ax.legend(loc="lower left")
         written.append(_save(plt, fig, out / f"pr_{level}.png"))

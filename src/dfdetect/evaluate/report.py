@@ -11,6 +11,7 @@ import pandas as pd
 
 from dfdetect.data.samples import FAKE, REAL, FrameSample
 from dfdetect.evaluate.bootstrap import bootstrap_metrics
+from dfdetect.evaluate.metrics import undefined_reason
 
 LEVELS = ("frame", "video")
 
@@ -49,7 +50,8 @@ def video_table(frames: pd.DataFrame, aggregation: str = "mean") -> pd.DataFrame
 def level_metrics(
     frames: pd.DataFrame, *, threshold: float, n_boot: int, seed: int, aggregation: str = "mean"
 ) -> dict[str, Any]:
-    """``{"frame": {...}, "video": {...}, counts}`` for one set of frames; intervals resample
+    """``{"frame": {...}, "video": {...}, counts, "undefined"}`` for one set of frames
+    (``undefined``: why the two-class metrics are undefined, or None); intervals resample
     videos in both levels."""
     videos = video_table(frames, aggregation)
     frame_groups = frames["source"] + "/" + frames["video"]
@@ -59,6 +61,7 @@ def level_metrics(
         "n_real_videos": int((videos["label"] == REAL).sum()),
         "n_fake_videos": int((videos["label"] == FAKE).sum()),
     }
+    out["undefined"] = undefined_reason(out["n_real_videos"], out["n_fake_videos"])
     for level, table, groups in (
         ("frame", frames, frame_groups.to_numpy()),
         ("video", videos, np.arange(len(videos))),

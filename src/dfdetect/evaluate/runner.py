@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import FrameSample
-from dfdetect.data.sampling import frames_per_video
-from dfdetect.data.specs import load_entry
+from dfdetect.data.specs import open_entry
 from dfdetect.errors import DfdetectError
 from dfdetect.evaluate.plots import write_plots
 from dfdetect.evaluate.report import evaluate_frames, frame_table, video_table
@@ -22,13 +22,27 @@ from dfdetect.evaluate.tables import write_tables
 
 
 @dataclass
-class EvaluationResult:
-    """The report, the frames scored and what went wrong (per dataset / per crop)."""
+class ScoredData:
+    """Frame predictions of every entry that loaded, the error of each entry that did not (by
+    its ``NAME=ROOT`` label), the unreadable crops as (path, reason) and each loaded entry's
+    :class:`Accounting`."""
 
-    report: dict[str, Any]
     frames: pd.DataFrame
     errors: dict[str, str] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    accounting: list[Accounting] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> bool:
+        """Whether a listed video or a crop was left out of the scores."""
+        return not all(a.complete for a in self.accounting)
+
+
+@dataclass
+class EvaluationResult(ScoredData):
+    """The report, with what was scored and what went wrong (per dataset / per crop)."""
+
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def distinct_name(name: str, taken: Sequence[str], sep: str = "-") -> str:
@@ -41,20 +55,22 @@ def distinct_name(name: str, taken: Sequence[str], sep: str = "-") -> str:
 
 def entry_samples(
     entries: Sequence[dict[str, Any]], frames: int | None
-) -> tuple[list[list[FrameSample]], dict[str, str]]:
-    """The samples of each entry that loads (at most ``frames`` per video; a dataset named
-    twice becomes ``NAME-2``...) and the error of each entry that does not, by its label."""
-    loaded: list[list[FrameSample]] = []
+) -> tuple[list[tuple[list[FrameSample], Accounting]], dict[str, str]]:
+    """The samples and accounting of each entry that loads (at most ``frames`` per video; a
+    dataset named twice becomes ``NAME-2``...) and the error of each entry that does not, by its
+    label."""
+    loaded: list[tuple[list[FrameSample], Accounting]] = []
     errors: dict[str, str] = {}
     for entry in entries:
         label = f"{entry.get('dataset', 'folder')}={entry['root']}"
         try:
-            samples: list[FrameSample] = frames_per_video(load_entry(entry), frames)
+            samples, accounting = open_entry(entry, frames)
         except DfdetectError as exc:
             errors[label] = str(exc)
             continue
-        name = distinct_name(samples[0].dataset, [other[0].dataset for other in loaded])
-        loaded.append([replace(s, dataset=name) for s in samples])
+        name = distinct_name(samples[0].dataset, [a.dataset for _, a in loaded])
+        renamed = [replace(s, dataset=name) for s in samples]
+        loaded.append((renamed, replace(accounting, dataset=name)))
     return loaded, errors
 
 
@@ -67,11 +83,11 @@ def score_entries(
     num_workers: int,
     progress: bool,
     out: Path | None = None,
-) -> tuple[pd.DataFrame, dict[str, str], list[tuple[str, str]]]:
+) -> ScoredData:
     """Frame predictions of every entry; ``out/predictions_frames.csv`` grows per dataset."""
-    tables, failures = [], []
+    tables, failures, accounts = [], [], []
     loaded, errors = entry_samples(entries, frames)
-    for samples in loaded:
+    for samples, accounting in loaded:
         scores = score_samples(
             detector,
             samples,
@@ -81,11 +97,12 @@ def score_entries(
             description=samples[0].dataset,
         )
         failures += scores.failures
+        accounts.append(accounting.after_reading(samples, scores.ok))
         tables.append(frame_table(samples, fake_probabilities(detector, scores), scores.logits))
         if out is not None:
             pd.concat(tables).to_csv(out / "predictions_frames.csv", index=False)
     frames_df = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    return frames_df, errors, failures
+    return ScoredData(frames_df, errors, failures, accounts)
 
 
 def evaluate(
@@ -104,7 +121,7 @@ def evaluate(
 ) -> EvaluationResult:
     """Score ``entries`` with ``detector`` and write the full report into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    frames_df, errors, failures = score_entries(
+    data = score_entries(
         detector,
         entries,
         frames=frames,
@@ -113,25 +130,35 @@ def evaluate(
         progress=progress,
         out=out,
     )
-    if errors:
-        (out / "errors.json").write_text(json.dumps(errors, indent=2) + "\n")
-    if failures:
-        pd.DataFrame(failures, columns=["path", "reason"]).to_csv(out / "failures.csv", index=False)
-    if frames_df.empty:
-        return EvaluationResult({}, frames_df, errors, failures)
+    if data.errors:
+        (out / "errors.json").write_text(json.dumps(data.errors, indent=2) + "\n")
+    if data.failures:
+        failures = pd.DataFrame(data.failures, columns=["path", "reason"])
+        failures.to_csv(out / "failures.csv", index=False)
+    result = EvaluationResult(**vars(data))
+    if data.frames.empty:
+        return result
     threshold = detector.threshold if threshold is None else threshold
     pipeline = detector.config.face_pipeline
-    video_table(frames_df, pipeline.aggregation).to_csv(out / "predictions_videos.csv", index=False)
+    video_table(data.frames, pipeline.aggregation).to_csv(
+        out / "predictions_videos.csv", index=False
+    )
     report = evaluate_frames(
-        frames_df, threshold=threshold, n_boot=n_boot, seed=seed, aggregation=pipeline.aggregation
+        data.frames,
+        threshold=threshold,
+        n_boot=n_boot,
+        seed=seed,
+        aggregation=pipeline.aggregation,
     )
     report["model"] = {
         "backbone": detector.config.backbone,
         "temperature": detector.config.temperature,
         "face_pipeline": pipeline.to_dict(),
     }
-    report["errors"], report["unreadable_crops"] = errors, len(failures)
-    write_tables(report, out)
+    report["errors"], report["unreadable_crops"] = data.errors, len(data.failures)
+    report["data"] = [a.to_dict() for a in data.accounting]
+    write_tables(report, out, data.accounting)
     if plots:
-        write_plots(frames_df, out / "plots", threshold, pipeline.aggregation)
-    return EvaluationResult(report, frames_df, errors, failures)
+        write_plots(data.frames, out / "plots", threshold, pipeline.aggregation)
+    result.report = report
+    return result

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dfdetect.evaluate.metrics import METRICS
+from dfdetect.data.accounting import Accounting, accounting_markdown, accounting_rows
+from dfdetect.evaluate.metrics import METRICS, TWO_CLASS
 from dfdetect.evaluate.report import LEVELS
 
 TITLES = {
@@ -93,6 +95,12 @@ def cross_dataset_markdown(report: dict[str, Any]) -> str:
         f"## Frame level\n\n{markdown_table(rows, 'frame', 'dataset')}\n\n"
         f"Values in %, 95 % bootstrap CI over videos ({report['n_boot']} resamples) in brackets; "
         f"accuracy at threshold {report['threshold']:.4g}.\n"
+        + "".join(
+            f"\n{name}: {', '.join(TITLES[m] for m in TWO_CLASS)} undefined: "
+            f"{entry['undefined']} (they need both classes).\n"
+            for name, entry in rows
+            if entry.get("undefined")
+        )
     )
 
 
@@ -123,12 +131,16 @@ def finite(data: Any) -> Any:
     return data
 
 
-def write_tables(report: dict[str, Any], out: Path) -> list[Path]:
-    """metrics.json, metrics.csv (long), cross_dataset.{md,csv,json}, per_source.md in ``out``."""
+def write_tables(
+    report: dict[str, Any], out: Path, accounting: Sequence[Accounting] = ()
+) -> list[Path]:
+    """metrics.json, metrics.csv (long), cross_dataset.{md,csv,json}, per_source.md in ``out``;
+    with ``accounting``, data.csv and the accounting below the cross-dataset table."""
     out.mkdir(parents=True, exist_ok=True)
+    data = f"\n{accounting_markdown(accounting)}" if accounting else ""
     written = {
         "metrics.json": json.dumps(finite(report), indent=2, allow_nan=False) + "\n",
-        "cross_dataset.md": cross_dataset_markdown(report),
+        "cross_dataset.md": cross_dataset_markdown(report) + data,
         "per_source.md": per_source_markdown(report),
     }
     for name, text in written.items():
@@ -138,4 +150,7 @@ def write_tables(report: dict[str, Any], out: Path) -> list[Path]:
     wide.to_csv(out / "cross_dataset.csv", index=False)
     wide.to_json(out / "cross_dataset.json", orient="records", indent=2)
     names = [*written, "metrics.csv", "cross_dataset.csv", "cross_dataset.json"]
+    if accounting:
+        pd.DataFrame(accounting_rows(accounting)).to_csv(out / "data.csv", index=False)
+        names.append("data.csv")
     return [out / n for n in names]

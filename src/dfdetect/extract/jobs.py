@@ -37,14 +37,54 @@ def safe_name(text: str) -> str:
     return name
 
 
-def discover(inputs: Iterable[Path], exclude: Path | None = None) -> list[Path]:
-    """The files ``dfdetect scan`` would read for ``inputs`` (every file, whatever its
-    extension: each job sniffs the content), as absolute paths under the names given, minus
-    anything under ``exclude`` (the output folder). Sorted, de-duplicated."""
-    files, _missing = expand_inputs(inputs)  # the command checked that every input exists
+def discover(
+    inputs: Iterable[Path], exclude: Path | None = None
+) -> tuple[list[Path], list[Failure]]:
+    """The files named by ``inputs`` (files; folders walked recursively, symlinked folders
+    followed, hidden entries skipped; every file whatever its extension: each job sniffs the
+    content), as absolute paths under the names given, minus anything under ``exclude`` (the
+    output folder), sorted and de-duplicated; and a failure for each input that names nothing
+    (``not_found``), folder that cannot be listed (``unreadable``) and symlinked folder that
+    leads back into a folder it is in (``symlink_loop``)."""
+    found: set[Path] = set()
+    failures: list[Failure] = []
+    for raw in inputs:
+        if Path(raw).is_dir():
+            files = _walk(Path(raw), failures)
+        else:  # a file, or what scan also takes: a glob or an @LIST
+            files, missing = expand_inputs([raw])
+            failures += [Failure(m, "not_found", "no such file or folder") for m in missing]
+        found.update(Path(os.path.abspath(f)) for f in files)
     skip = Path(os.path.abspath(exclude)) if exclude is not None else None
-    found = {Path(os.path.abspath(f)) for f in files}
-    return sorted(f for f in found if skip is None or not f.is_relative_to(skip))
+    return sorted(f for f in found if skip is None or not f.is_relative_to(skip)), failures
+
+
+def _walk(folder: Path, failures: list[Failure]) -> list[Path]:
+    """Files under ``folder``, sorted, hidden entries skipped, symlinked folders followed unless
+    they lead back to a folder on the way down (reported in ``failures``, as are folders that
+    cannot be listed)."""
+    files: list[Path] = []
+    stack = [(folder, frozenset[str]())]
+    while stack:
+        path, above = stack.pop()
+        real = os.path.realpath(path)
+        if real in above:
+            failures.append(Failure(str(path), "symlink_loop", f"leads back to {real}"))
+            continue
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(
+                    (e for e in it if not e.name.startswith(".")), key=lambda e: e.name
+                )
+        except OSError as exc:
+            failures.append(Failure(str(path), "unreadable", exc.strerror or str(exc)))
+            continue
+        for entry in reversed(entries):  # the stack pops them in name order
+            if entry.is_dir():  # follows a symlink
+                stack.append((path / entry.name, above | {real}))
+            else:
+                files.append(path / entry.name)
+    return files
 
 
 def _names(path: Path) -> Iterator[str]:
@@ -58,14 +98,14 @@ def _names(path: Path) -> Iterator[str]:
 def plan_jobs(
     inputs: Iterable[Path], options: ExtractOptions
 ) -> tuple[list[ExtractJob], list[Failure]]:
-    """Jobs for every input file, and failures for inputs that cannot become one (missing
-    files, missing mask videos)."""
+    """Jobs for every input file, and failures for inputs that cannot become one (see
+    :func:`discover`; missing mask videos)."""
     jobs: list[ExtractJob] = []
-    failures: list[Failure] = []
     taken: dict[Path, Path] = {}
-    for path in discover(inputs, exclude=options.out):
-        if not os.path.lexists(path):  # links that lead nowhere are the job's to report
-            failures.append(Failure(str(path), "missing", "no such file or folder"))
+    paths, failures = discover(inputs, exclude=options.out)
+    for path in paths:
+        if not os.path.lexists(path):  # gone since the walk; links that lead nowhere are the job's
+            failures.append(Failure(str(path), "not_found", "no such file or folder"))
             continue
         dataset = safe_name(options.dataset)
         source = safe_name(options.source or path.parent.name)

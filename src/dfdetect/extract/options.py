@@ -34,6 +34,7 @@ class ExtractOptions:
     workers: int = 1
     crop: CropPreset | None = None
     detector_options: tuple[tuple[str, object], ...] = ()
+    overwrite: bool = False  # replace finished video folders instead of keeping them
 
     def crop_preset(self) -> CropPreset:
         """The crop geometry to align with."""

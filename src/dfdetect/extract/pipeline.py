@@ -17,6 +17,7 @@ from dfdetect.extract.jobs import ExtractJob, plan_jobs
 from dfdetect.extract.manifest import rebuild_manifest
 from dfdetect.extract.options import ExtractOptions
 from dfdetect.extract.report import Failure, write_failure_report
+from dfdetect.extract.settings import check_settings
 from dfdetect.extract.worker import JobResult, run_job
 from dfdetect.faces.detectors import create_face_detector
 from dfdetect.faces.face import FaceDetector
@@ -84,10 +85,14 @@ def _run_in_worker(job: ExtractJob, options: ExtractOptions) -> JobResult:
 def run_extraction(
     inputs: Sequence[Path], options: ExtractOptions, console: Console | None = None
 ) -> ExtractSummary:
-    """Extract every input into ``options.out``; bad inputs are reported, never fatal."""
+    """Extract every input into ``options.out``; bad inputs are reported, never fatal.
+    Raises :class:`~dfdetect.extract.settings.SettingsMismatch` (before any work) when a
+    finished folder of these inputs was made with other settings, unless ``options.overwrite``."""
     console = console or Console(stderr=True)
     options.out.mkdir(parents=True, exist_ok=True)
     jobs, failures = plan_jobs(inputs, options)
+    if not options.overwrite:
+        check_settings(jobs, options)  # before any work: old crops are never passed off as new
     summary = ExtractSummary(failed=len(failures), failures=list(failures))
     with progress_bar(
         "files  {task.fields[crops]} crops", counter="frames", console=console

@@ -17,6 +17,7 @@ from dfdetect.extract.jobs import ExtractJob
 from dfdetect.extract.manifest import MANIFEST_COLUMNS, VIDEO_MANIFEST, crop_row
 from dfdetect.extract.options import ExtractOptions
 from dfdetect.extract.report import Failure, write_csv
+from dfdetect.extract.settings import write_settings
 from dfdetect.faces.crops import crop_faces
 from dfdetect.faces.face import FaceDetector
 from dfdetect.faces.select import mask_from_frame
@@ -41,9 +42,11 @@ class JobResult:
 
 
 def run_job(job: ExtractJob, detector: FaceDetector, options: ExtractOptions) -> JobResult:
-    """Extract one input; never raises for bad media (the result carries the failure)."""
+    """Extract one input; never raises for bad media (the result carries the failure). A
+    finished folder is kept (``skipped``), or with ``options.overwrite`` replaced: its old crops
+    go even when the input gives none this time."""
     final = options.out / job.relative_dir()
-    if final.is_dir():
+    if final.is_dir() and not options.overwrite:
         return JobResult(job, "skipped")
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{job.video}.partial-*"):  # left by an interrupted run
@@ -51,18 +54,25 @@ def run_job(job: ExtractJob, detector: FaceDetector, options: ExtractOptions) ->
     partial = final.parent / f".{job.video}.partial-{os.getpid()}"
     partial.mkdir()
     try:
-        result = _extract(job, detector, options, partial)
+        try:
+            result = _extract(job, detector, options, partial)
+        except MediaError as exc:
+            result = JobResult(job, "failed", failures=[_media_failure(job, exc)])
+        if final.is_dir():  # --overwrite
+            replaced = final.parent / f".{job.video}.partial-{os.getpid()}-replaced"
+            os.rename(final, replaced)
+            shutil.rmtree(replaced)
         if result.status == "done":
             os.rename(partial, final)
         return result
-    except MediaError as exc:
-        if exc.path == str(job.path):
-            failure = Failure(exc.path, exc.reason, exc.detail)
-        else:  # the mask file
-            failure = Failure(str(job.path), f"mask_{exc.reason}", f"{exc.path}: {exc.detail}")
-        return JobResult(job, "failed", failures=[failure])
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _media_failure(job: ExtractJob, exc: MediaError) -> Failure:
+    if exc.path == str(job.path):
+        return Failure(exc.path, exc.reason, exc.detail)
+    return Failure(str(job.path), f"mask_{exc.reason}", f"{exc.path}: {exc.detail}")  # the mask
 
 
 def _extract(
@@ -112,6 +122,7 @@ def _extract(
         result.failures = [failure]
         return result
     write_csv(folder / VIDEO_MANIFEST, rows, MANIFEST_COLUMNS)
+    write_settings(folder, options)
     result.status = "done"
     return result
 

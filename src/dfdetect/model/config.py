@@ -88,7 +88,8 @@ class DetectorConfig:
     ``backbone`` is a registry name, a Hub id or a local folder; ``preprocess`` defaults to the
     backbone's own preprocessing; ``face_pipeline`` is how the faces were detected, cut and
     sampled. ``source`` and ``source_format`` say where an imported model came from; ``onnx``
-    marks an ONNX export (see :mod:`dfdetect.model.export`).
+    marks an ONNX export (see :mod:`dfdetect.model.export`); ``pseudo_fakes`` records how the
+    fakes of a model trained on generated ones were made (see :mod:`dfdetect.synth`).
     """
 
     backbone: str = "openai/clip-vit-large-patch14"
@@ -105,6 +106,7 @@ class DetectorConfig:
     source: str = ""
     source_format: str = "dfdetect"
     onnx: dict[str, Any] | None = None  # set in ONNX exports: opset, int8, file, source digest
+    pseudo_fakes: dict[str, Any] | None = None  # trained on pseudo-fakes: method, hull, landmarks
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from dfdetect.errors import DeviceUnavailable
+
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -23,6 +25,29 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device(device: str | None) -> None:
+    """Raise :class:`DeviceUnavailable` unless ``device`` (None or ``auto``: chosen later) names
+    a device this machine has: ``cpu``, ``cuda``/``cuda:N`` with a GPU N, ``mps`` on Apple."""
+    if device is None or str(device) == "auto":
+        return
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceUnavailable(
+            f"device {device!r} is not a device name (cpu, cuda, cuda:N, mps)"
+        ) from None
+    if kind.type == "cpu":
+        return
+    backend = torch.backends.mps if kind.type == "mps" else getattr(torch, kind.type, None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        name = {"cuda": "CUDA", "mps": "Apple MPS"}.get(kind.type, kind.type)
+        raise DeviceUnavailable(f"device {device!r}: {name} is not available on this machine")
+    if kind.type == "cuda" and kind.index is not None and kind.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise DeviceUnavailable(f"device {device!r}: this machine has {count} CUDA device(s)")
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from dfdetect.data.adapters import create_dataset
-from dfdetect.data.samples import DatasetError, FrameSample
+from dfdetect.data.samples import DatasetError, FrameSample, video_key
 from dfdetect.data.specs import expand_root
 from dfdetect.errors import MediaError
 from dfdetect.faces.crops import crop_faces
@@ -75,6 +75,24 @@ class CellCrops:
     samples: list[FrameSample]
     frames: list[tuple[str, str, str, bool]]
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def dropped_videos(
+    videos: Sequence[SourceVideo],
+    failures: Sequence[tuple[str, str]],
+    found: set[tuple[str, str, str]],
+) -> dict[str, list[str]]:
+    """Frames stage: the keys of source videos that could not be read (``video_unreadable``)
+    and of those read with no face in any sampled frame (``no_face``)."""
+    failed = {path for path, _ in failures}
+    with_face = {(source, video) for source, video, _ in found}
+    out: dict[str, list[str]] = {"video_unreadable": [], "no_face": []}
+    for v in videos:
+        if str(v.path) in failed:
+            out["video_unreadable"].append(video_key(v.dataset, v.source, v.video))
+        elif (v.source, v.video) not in with_face:
+            out["no_face"].append(video_key(v.dataset, v.source, v.video))
+    return out
 
 
 def _read(path: Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from dfdetect.data.accounting import Accounting, accounting_markdown, accounting_rows
 from dfdetect.evaluate.metrics import METRICS
 from dfdetect.evaluate.report import LEVELS
 from dfdetect.evaluate.tables import TITLES, metric_cell
@@ -91,31 +91,58 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         "threshold; ΔAUROC: change in points "
         "against the same model's clean cell (the CSV's `drop` is its negative, as a fraction)."
     )
-    return "# Robustness\n\n" + "\n\n".join(parts) + f"\n\n{note}\n"
+    return "# Robustness\n\n" + "\n\n".join(parts) + f"\n\n{note}\n" + _undefined_notes(rows)
+
+
+def _mean_pct(values: Sequence[float]) -> str:
+    """The mean of the defined values in %, ``-`` when none is defined."""
+    finite = [v for v in values if math.isfinite(v)]
+    return f"{100 * sum(finite) / len(finite):.1f}" if finite else "-"
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """Video AUROC (%) per model and dataset: clean, then the mean over levels of each type."""
+    """Video AUROC (%) per model and dataset: clean, then the mean over levels of each type
+    (over the levels where it is defined; ``-`` where it is nowhere defined)."""
     codes = list(dict.fromkeys(r["perturbation"] for r in rows if r["level"]))
     head = ["model", "dataset", "clean", *codes]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (model, dataset), base in _clean(rows).items():
         mine = [r for r in rows if r["model"] == model and r["dataset"] == dataset]
-        cells = [f"{100 * _value(base, 'video', 'auroc'):.1f}"]
+        cells = [_mean_pct([_value(base, "video", "auroc")])]
         for code in codes:
-            values = [_value(r, "video", "auroc") for r in mine if r["perturbation"] == code]
-            cells.append(f"{100 * float(np.nanmean(values)):.1f}" if values else "-")
+            cells.append(
+                _mean_pct([_value(r, "video", "auroc") for r in mine if r["perturbation"] == code])
+            )
         lines.append("| " + " | ".join([model, dataset, *cells]) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _undefined_notes(rows)
 
 
-def write_report(rows: Sequence[dict[str, Any]], out: Path, settings: dict[str, Any]) -> None:
-    """robustness.{json,csv,md}, summary.md and the plots under ``out``."""
+def _undefined_notes(rows: Sequence[dict[str, Any]]) -> str:
+    """Why a dataset's clean cell has no AUROC, AP, EER (one class, or no crop scored)."""
+    notes = [
+        f"{dataset}: AUROC, AP and EER undefined: {base.get('undefined') or 'no crop scored'}"
+        for (_, dataset), base in _clean(rows).items()
+        if base.get("undefined") or not base.get("video")
+    ]
+    return "".join(f"\n{n}\n" for n in dict.fromkeys(notes))
+
+
+def write_report(
+    rows: Sequence[dict[str, Any]],
+    out: Path,
+    settings: dict[str, Any],
+    accounting: Sequence[Accounting] = (),
+) -> None:
+    """robustness.{json,csv,md}, summary.md, data.csv (the accounting) and the plots under
+    ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"settings": settings, "cells": list(rows)}
+    data = [a.to_dict() for a in accounting]
+    payload = {"settings": settings, "data": data, "cells": list(rows)}
     (out / "robustness.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     pd.DataFrame(long_rows(rows)).to_csv(out / "robustness.csv", index=False)
-    (out / "robustness.md").write_text(markdown(rows))
+    pd.DataFrame(accounting_rows(accounting)).to_csv(out / "data.csv", index=False)
+    data_md = f"\n{accounting_markdown(accounting)}" if accounting else ""
+    (out / "robustness.md").write_text(markdown(rows) + data_md)
     (out / "summary.md").write_text(summary_markdown(rows))
     write_plots(rows, out / "plots")
 

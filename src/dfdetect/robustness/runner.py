@@ -3,6 +3,7 @@ scores cached per cell, metrics with bootstrap CIs as ``dfdetect evaluate`` comp
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import DatasetError, FrameSample
 from dfdetect.evaluate.report import frame_table, level_metrics
 from dfdetect.evaluate.runner import distinct_name, entry_samples
@@ -54,43 +56,48 @@ class CellData:
     sampled: int | None = None  # frames sampled (frames stage)
     found: set[tuple[str, str, str]] | None = None  # frames with a face (frames stage)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # frames stage: by reason
 
 
 @dataclass
 class Dataset:
-    """One ``--data`` entry: its name, a key for its media and how to get a cell's crops."""
+    """One ``--data`` entry: its name, a key for its media, how to get a cell's crops and the
+    accounting of its videos as listed (crop folders, or source videos in the frames stage)."""
 
     name: str
     key: str
     crops: Callable[[Cell, CropPreset], CellData]
+    accounting: Accounting
 
 
 @dataclass
 class RobustnessResult:
-    """One row per (model, dataset, cell) and the datasets that could not be loaded."""
+    """One row per (model, dataset, cell), the datasets that could not be loaded and each
+    dataset's accounting on the clean cell."""
 
     rows: list[dict[str, Any]]
     errors: dict[str, str]
+    accounting: dict[str, Accounting] = field(default_factory=dict)
 
 
 def crop_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions):
     """Crops stage: the entries' crop trees, loaded as ``dfdetect evaluate`` loads them."""
     loaded, errors = entry_samples(entries, options.frames)
     datasets = []
-    for samples in loaded:
+    for samples, accounting in loaded:
         key = digest(samples_key(samples))
 
         def crops(cell: Cell, preset: CropPreset, samples=samples, key=key) -> CellData:
             return CellData(samples, key, PerturbedFrames(samples, cell, options.seed))
 
-        datasets.append(Dataset(samples[0].dataset, key, crops))
+        datasets.append(Dataset(samples[0].dataset, key, crops, accounting))
     return datasets, errors
 
 
 def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions, cache: Path):
     """Frames stage: the entries' source videos, extracted per cell into ``cache/frames``."""
     from dfdetect.faces import create_face_detector
-    from dfdetect.robustness.frames import extract_cell, source_videos
+    from dfdetect.robustness.frames import dropped_videos, extract_cell, source_videos
 
     n_frames = options.frames or FRAMES_STAGE_FRAMES
     datasets, errors, face_detector = [], {}, None
@@ -123,9 +130,12 @@ def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions
                 )
             found = {f[:3] for f in done.frames if f[3]}
             crops_key = digest(samples_key(done.samples))
-            return CellData(done.samples, crops_key, None, len(done.frames), found, done.failures)
+            data = CellData(done.samples, crops_key, None, len(done.frames), found, done.failures)
+            data.dropped = dropped_videos(videos, done.failures, found)
+            return data
 
-        datasets.append(Dataset(name, key, crops))
+        listed = Accounting(name, "source videos", listed=len(videos), found=len(videos))
+        datasets.append(Dataset(name, key, crops, listed))
     return datasets, errors
 
 
@@ -148,6 +158,8 @@ def run_robustness(
     else:
         datasets, errors = frame_datasets(entries, options, cache_dir)
     rows: list[dict[str, Any]] = []
+    accounts: dict[str, Accounting] = {}
+    shutil.rmtree(out / "examples", ignore_errors=True)  # an earlier run's
     total, done = len(models) * len(datasets) * len(grid), 0
     for name, detector in models:
         mkey = model_key(detector)
@@ -171,10 +183,23 @@ def run_robustness(
                 )
                 row = _row(name, data.name, cell, options.stage, crops, clean_found)
                 row["unreadable_crops"] = len(failures)
+                if cell.code is None:
+                    accounts[data.name] = _account(data.accounting, crops, frames)
+                    row["data"] = accounts[data.name].to_dict()
+                    row["failed_videos"] = [list(f) for f in crops.failures]  # frames stage
                 row.update(_metrics(frames, detector.threshold, options, aggregation))
                 rows.append(row)
                 _report_progress(done, total, row, cached, options.progress)
-    return RobustnessResult(rows, errors)
+    return RobustnessResult(rows, errors, accounts)
+
+
+def _account(listed: Accounting, crops: CellData, frames: pd.DataFrame) -> Accounting:
+    """``listed`` once the clean cell's crops were made (frames stage: the source videos it
+    dropped) and scored (``frames``: the scored rows)."""
+    columns = [frames.get(c, ()) for c in ("source", "video", "frame")]
+    scored = set(zip(*columns, strict=True))
+    accounting = listed.after_reading(crops.samples, [_key(s) in scored for s in crops.samples])
+    return replace(accounting, **crops.dropped)
 
 
 def _scores(detector, mkey, data, cell, crops: CellData, cache: ScoreCache, options):

@@ -7,8 +7,9 @@ config is what a run folder's ``config.yaml`` holds.
 from __future__ import annotations
 
 import copy
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,13 @@ import yaml
 
 from dfdetect.data.augment import AugmentConfig
 from dfdetect.errors import DfdetectError
+from dfdetect.faces.presets import PRESETS
+from dfdetect.model.config import ADAPTERS
+from dfdetect.synth.training import PseudoFakeConfig
 
 PRESETS_PACKAGE = "dfdetect.train.presets"
-FREE_FORM = {("data", "train"), ("data", "val"), ("data", "augment")}  # values not key-checked
+# values not key-checked here (their own classes check them)
+FREE_FORM = {("data", "train"), ("data", "val"), ("data", "augment"), ("data", "pseudo_fakes")}
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -40,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "balance": True,
         "num_workers": 4,
         "augment": AugmentConfig().to_dict(),  # or null / {enabled: false}
+        "pseudo_fakes": None,  # {method: sbi, keep_fakes: false}: fakes blended from real crops
     },
     "loss": {
         "ce": 1.0,
@@ -175,28 +181,148 @@ def resolve_config(
     return config
 
 
+Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is allowed)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(low: int, *, null: str = "") -> Rule:
+    allowed = f"an integer >= {low}" + (f" or null ({null})" if null else "")
+    return (lambda v: (null and v is None) or (_is_int(v) and v >= low)), allowed
+
+
+def _number(*, positive: bool = False, null: str = "") -> Rule:
+    allowed = ("a number > 0" if positive else "a number >= 0") + (
+        f" or null ({null})" if null else ""
+    )
+    return (
+        lambda v: (null and v is None) or (_is_number(v) and (v > 0 if positive else v >= 0))
+    ), allowed
+
+
+def _choice(*values: str) -> Rule:
+    return (lambda v: isinstance(v, str) and v in values), " | ".join(values)
+
+
+_FLAG: Rule = (lambda v: isinstance(v, bool), "true | false")
+_TEXT: Rule = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
+_BETAS: Rule = (
+    lambda v: isinstance(v, list) and len(v) == 2 and all(_is_number(b) and b < 1 for b in v),
+    "two numbers in [0, 1), e.g. [0.9, 0.999]",
+)
+_PAIR: Rule = (
+    lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)),
+    "two numbers [low, high]",
+)
+
+RULES: dict[str, Rule] = {  # every key of DEFAULTS outside FREE_FORM (a test checks it)
+    "seed": _integer(0),
+    "model.backbone": _TEXT,
+    "model.init": ((lambda v: v is None or _TEXT[0](v)), "null or a checkpoint folder / Hub id"),
+    "model.adapter": _choice(*ADAPTERS),
+    "model.pretrained_backbone": _FLAG,
+    "model.face_crop": (
+        lambda v: isinstance(v, dict) or (isinstance(v, str) and (v == "auto" or v in PRESETS)),
+        f"auto | {' | '.join(PRESETS)} | a crop-preset mapping",
+    ),
+    "data.frames_per_video": _integer(1, null="every frame"),
+    "data.val_frames_per_video": _integer(1, null="every frame"),
+    "data.frame_sampling": _choice("even", "max-spread"),
+    "data.pair_fakes": _FLAG,
+    "data.balance": _FLAG,
+    "data.num_workers": _integer(0),
+    "loss.ce": _number(),
+    "loss.alignment": _number(),
+    "loss.alignment_alpha": _number(positive=True),
+    "loss.uniformity": _number(),
+    "loss.uniformity_t": _number(positive=True),
+    "loss.slerp": _FLAG,
+    "optim.lr": _number(positive=True),
+    "optim.min_lr": _number(),
+    "optim.weight_decay": _number(),
+    "optim.betas": _BETAS,
+    "optim.batch_size": _integer(1),
+    "optim.accumulate": _integer(1),
+    "optim.epochs": _integer(1),
+    "optim.max_steps": _integer(1, null="optim.epochs decide"),
+    "optim.warmup_steps": _integer(0),
+    "optim.restart_epochs": _integer(1, null="no restarts"),
+    "optim.grad_clip": _number(positive=True, null="no clipping"),
+    "run.out": _TEXT,
+    "run.device": ((lambda v: v is None or _TEXT[0](v)), "null (automatic) or cpu, cuda, cuda:N"),
+    "run.precision": _choice("auto", "bf16", "fp32"),
+    "run.log_every": _integer(1),
+    "run.val_every_steps": _integer(1, null="each epoch end only"),
+    "run.checkpoint_every": _integer(1),
+    "run.resume": _FLAG,
+    "run.val_batch_size": _integer(1),
+    "run.progress": _FLAG,
+}
+
+
+def _value(config: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
 def validate(config: dict[str, Any]) -> None:
-    """Checks that need more than the key names."""
+    """Check every value of a merged config; the first bad one raises a one-line
+    :class:`ConfigError` naming the key, the value and what is allowed."""
+    for key, (accepts, allowed) in RULES.items():
+        value = _value(config, key)
+        if not accepts(value):
+            raise ConfigError(f"{key}={value!r} is not allowed: expected {allowed}")
     o, d = config["optim"], config["data"]
-    for name in ("batch_size", "accumulate", "epochs"):
-        if not isinstance(o[name], int) or o[name] < 1:
-            raise ConfigError(f"optim.{name} must be a positive integer, got {o[name]!r}")
-    for name in ("lr", "min_lr", "weight_decay"):
-        if isinstance(o[name], bool) or not isinstance(o[name], int | float) or o[name] < 0:
-            raise ConfigError(f"optim.{name} must be a number >= 0, got {o[name]!r}")
+    if o["min_lr"] > o["lr"]:
+        raise ConfigError(
+            f"optim.min_lr={o['min_lr']!r} is not allowed: above optim.lr={o['lr']!r}"
+        )
     if o["batch_size"] % o["accumulate"]:
         raise ConfigError(f"optim.batch_size {o['batch_size']} is not divisible by accumulate")
-    if not d["train"]:
-        raise ConfigError("data.train is empty: list at least one {dataset, root} entry")
     for section in ("train", "val"):
-        for entry in d[section]:
+        entries = d[section]
+        if not isinstance(entries, list) or (section == "train" and not entries):
+            raise ConfigError(
+                f"data.{section}={entries!r} is not allowed: expected a "
+                f"{'non-empty ' if section == 'train' else ''}list of {{dataset, root, split}} "
+                "entries"
+            )
+        for entry in entries:
             if not isinstance(entry, dict) or "root" not in entry:
                 raise ConfigError(f"data.{section}: each entry needs a root (got {entry!r})")
-    AugmentConfig.from_dict(d["augment"])  # raises on bad keys/values
-    if config["run"]["precision"] not in ("auto", "bf16", "fp32"):
-        raise ConfigError(
-            f"run.precision must be auto, bf16 or fp32, got {config['run']['precision']!r}"
-        )
+    _check_augment(d["augment"])
+    PseudoFakeConfig.from_dict(d["pseudo_fakes"])  # raises on bad keys/values
+
+
+def _check_augment(value: Any) -> None:
+    """``data.augment``: null or a mapping shaped like :class:`AugmentConfig`'s fields (ranges
+    are the dataclass's own checks)."""
+    defaults = AugmentConfig().to_dict()
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(f"data.augment={value!r} is not allowed: expected null or a mapping")
+    for key, v in (value or {}).items():
+        if key == "enabled":
+            accepts, allowed = _FLAG
+        elif key not in defaults:
+            known = ", ".join(["enabled", *defaults])
+            raise ConfigError(f"data.augment: unknown key {key!r} (known here: {known})")
+        elif isinstance(defaults[key], list):
+            accepts, allowed = _PAIR
+        else:
+            accepts, allowed = _number()
+        if not accepts(v):
+            raise ConfigError(f"data.augment.{key}={v!r} is not allowed: expected {allowed}")
+    try:
+        AugmentConfig.from_dict(value)
+    except DfdetectError as exc:
+        raise ConfigError(f"data.{exc}") from None
 
 
 def dump_config(config: dict[str, Any]) -> str:

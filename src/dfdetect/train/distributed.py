@@ -43,6 +43,8 @@ def setup(device: str | None) -> tuple[DistInfo, torch.device]:
         )
     if device is not None:
         target = torch.device(device)
+        if target.type == "cuda" and target.index is None:  # each process its own GPU
+            target = torch.device("cuda", info.local_rank)
     elif torch.cuda.is_available():
         target = torch.device("cuda", info.local_rank)
     else:

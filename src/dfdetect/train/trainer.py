@@ -6,6 +6,8 @@ import contextlib
 import json
 import math
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +19,51 @@ from torch.utils.data import DataLoader
 from dfdetect.data.augment import AugmentConfig
 from dfdetect.data.dataset import Batch, Collate, FrameDataset
 from dfdetect.data.provenance import recorded_preset
-from dfdetect.data.samples import DatasetError
+from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample
 from dfdetect.data.sampling import EpochSampler
-from dfdetect.data.specs import expand_root, load_entries
+from dfdetect.data.specs import expand_root, open_entries
 from dfdetect.evaluate.scoring import autocast_for
 from dfdetect.progress import progress_bar
+from dfdetect.synth.training import PseudoFakeConfig, add_pseudo_fakes
 from dfdetect.train import distributed
-from dfdetect.train.checkpoints import has_state, load_checkpoint, save_checkpoint
+from dfdetect.train.checkpoints import (
+    load_checkpoint,
+    restore_checkpoint,
+    resumable,
+    save_checkpoint,
+)
 from dfdetect.train.config import ConfigError, dump_config, load_yaml
 from dfdetect.train.logs import RunLogger
 from dfdetect.train.losses import DetectorLoss
 from dfdetect.train.model import TrainModule, build_detector
 from dfdetect.train.optim import build_optimizer
 from dfdetect.train.validation import validate
+
+
+def check_classes(train: Sequence[FrameSample], val: Sequence[FrameSample]) -> None:
+    """Raise :class:`DatasetError` unless the training faces hold both classes and every
+    validation dataset does too (else its video AP, and the "best" checkpoint, mean nothing).
+    Pseudo-fake twins (``data.pseudo_fakes``) are fakes here: real faces alone then suffice."""
+    counts = Counter(s.label for s in train)
+    if not counts[REAL] or not counts[FAKE]:
+        raise DatasetError(
+            f"data.train holds {counts[REAL]} real and {counts[FAKE]} fake faces: training "
+            "needs both classes (check each entry's root, split and labels)"
+        )
+    for dataset, labels in _labels_by_dataset(val).items():
+        if len(labels) < 2:
+            have = "real" if REAL in labels else "fake"
+            raise DatasetError(
+                f"data.val: dataset {dataset!r} holds only {have} faces: its video AP is "
+                "undefined (validate on both classes or leave it out of data.val)"
+            )
+
+
+def _labels_by_dataset(samples: Sequence[FrameSample]) -> dict[str, set[int]]:
+    labels: dict[str, set[int]] = {}
+    for s in samples:
+        labels.setdefault(s.dataset, set()).add(s.label)
+    return labels
 
 
 class Trainer:
@@ -43,14 +77,26 @@ class Trainer:
         data, optim = config["data"], config["optim"]
         for entry in (*data["train"], *data["val"]):  # the run folder records real paths
             entry["root"] = str(expand_root(entry["root"]))
-        self.train_samples = load_entries(
+        self.train_samples, train_accounts = open_entries(
             data["train"], data["frames_per_video"], data["frame_sampling"]
         )
         recorded = recorded_preset(self.train_samples)
         self.detector = build_detector(config["model"], self.device, recorded)
-        self.val_samples = load_entries(
+        synthesize, pseudo = None, PseudoFakeConfig.from_dict(data["pseudo_fakes"])
+        if pseudo is not None:
+            crop = self.detector.config.face_pipeline.crop
+            self.train_samples, synthesize, record = add_pseudo_fakes(
+                self.train_samples, pseudo, crop, config["seed"]
+            )
+            self.detector.config.pseudo_fakes = record
+        self.val_samples, val_accounts = open_entries(
             data["val"], data["val_frames_per_video"], data["frame_sampling"]
         )
+        self.accounting = {"train": train_accounts, "val": val_accounts}
+        if self.info.is_main:  # what the run rests on, before the first step
+            for part, accounts in self.accounting.items():
+                for accounting in accounts:
+                    print(f"{part} {accounting.line()}")
         world = self.info.world_size
         if optim["batch_size"] % (world * optim["accumulate"]):
             raise ConfigError(
@@ -58,6 +104,7 @@ class Trainer:
                 f"{world} processes x accumulate {optim['accumulate']}"
             )
         self.micro = optim["batch_size"] // (world * optim["accumulate"])
+        check_classes(self.train_samples, self.val_samples)
         self.sampler = EpochSampler(
             self.train_samples,
             seed=config["seed"],
@@ -67,7 +114,10 @@ class Trainer:
             world_size=world,
         )
         self.dataset = FrameDataset(
-            self.train_samples, AugmentConfig.from_dict(data["augment"]), config["seed"]
+            self.train_samples,
+            AugmentConfig.from_dict(data["augment"]),
+            config["seed"],
+            synthesize,
         )
         self.steps_per_epoch = len(self.sampler) // (self.micro * optim["accumulate"])
         if self.steps_per_epoch == 0:
@@ -105,7 +155,7 @@ class Trainer:
 
     def _resume(self) -> None:
         last = self.out / "checkpoints" / "last"
-        if not (self.config["run"]["resume"] and has_state(last)):
+        if not (self.config["run"]["resume"] and resumable(last)):
             return
         path = self.out / "config.yaml"
         previous = (load_yaml(path.read_text()) if path.is_file() else None) or {}
@@ -115,7 +165,11 @@ class Trainer:
                     f"{self.out}: cannot resume, {section!r} differs from the run's config.yaml "
                     "(use another run.out or run.resume=false)"
                 )
-        state = load_checkpoint(self.detector, last)
+        if self.info.is_main:  # picks the newest checkpoint that loads and makes it "last"
+            state = restore_checkpoint(self.detector, last)
+        distributed.barrier(self.info)
+        if not self.info.is_main:
+            state = load_checkpoint(self.detector, last)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = int(state["step"]), float(state["best"])
@@ -236,7 +290,10 @@ class Trainer:
                 "best_video_map": self.best if math.isfinite(self.best) else None,
                 "rank_divergence": divergence,
                 "unreadable_crops": len(self.failures),
+                "data": {k: [a.to_dict() for a in v] for k, v in self.accounting.items()},
             }
+            if self.failures:
+                print(f"{len(self.failures)} unreadable training crops (see failures.csv)")
             (self.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
         distributed.barrier(self.info)
         return self.out

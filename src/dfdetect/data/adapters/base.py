@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dfdetect.data.samples import REAL, DatasetError, FrameSample, list_frames
+from dfdetect.data.accounting import Accounting
+from dfdetect.data.samples import REAL, DatasetError, FrameSample, list_frames, video_key
 
 SPLITS = ("train", "val", "test")
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
@@ -70,50 +71,81 @@ class DatasetAdapter(ABC):
             if p.suffix.lower() in VIDEO_SUFFIXES
         ]
 
+    def listed_videos(self) -> tuple[str, set[tuple[str, str]]] | None:
+        """What the dataset's own files (split file, label list) name for the requested split:
+        (that file's name, its (source, video) pairs); None when only its folders list it."""
+        return None
+
     def samples(self) -> list[FrameSample]:
         """Every crop of the requested split, in a stable order; raises on unknown folders."""
+        return self.load()[0]
+
+    def load(self) -> tuple[list[FrameSample], Accounting]:
+        """The crops of the requested split and the :class:`Accounting` of its videos: listed,
+        found, missing (listed, no folder) and empty (a folder without a crop). Hidden folders
+        (``.NAME.partial-PID``: an extraction in progress or killed) are not videos."""
         if self.is_raw():
             raise DatasetError(
                 f"{self.root} holds raw videos: extract face crops first with "
                 f"python -m dfdetect.data.prepare {self.name} {self.root} --out DIR "
                 f"(it runs dfdetect extract), then use DIR/{self.dataset}"
             )
-        found = list(self._walk())
-        if not found:
+        walked = [(d, info, list_frames(d)) for d, info in self._video_dirs()]
+        if not any(frames for _, _, frames in walked):
             raise DatasetError(f"{self.root}: no face crops found (<source>/<video>/<frame>.png)")
-        kept = [s for s in found if self.split is None or s.split == self.split]
-        if not kept:
+        kept = [w for w in walked if self.split is None or w[1].split == self.split]
+        if not any(frames for _, _, frames in kept):
             raise DatasetError(f"{self.root}: no videos in split {self.split!r}")
-        real_keys: dict[str, set[str]] = {}
-        for s in kept:
-            if s.label == REAL:
-                real_keys.setdefault(s.video, set()).add(s.video_key)
-        out = []
-        for s in kept:
-            keys = real_keys.get(s.pair, set()) if s.pair else set()
-            pair = next(iter(keys)) if len(keys) == 1 else None
-            out.append(replace(s, pair=pair))
-        return out
+        found = [self._sample(d, info, f) for d, info, frames in kept for f in frames]
+        present = {(d.parent.name, d.name) for d, _, _ in kept}
+        empty = [video_key(self.dataset, d.parent.name, d.name) for d, _, f in kept if not f]
+        listed_by, named = self.listed_videos() or ("folders", present)
+        accounting = Accounting(
+            self.dataset,
+            listed_by,
+            listed=len(named | present),
+            found=len(present),
+            missing=sorted(video_key(self.dataset, *sv) for sv in named - present),
+            empty=sorted(empty),
+            frames=len(found),
+        )
+        return resolve_pairs(found), accounting
 
     def _source_dirs(self) -> list[Path]:
         return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    def _walk(self) -> Iterator[FrameSample]:
+    def _video_dirs(self) -> Iterator[tuple[Path, VideoInfo]]:
         for source_dir in self._source_dirs():
-            for video_dir in sorted(p for p in source_dir.iterdir() if p.is_dir()):
-                info = self.describe(source_dir.name, video_dir.name)
-                for frame in list_frames(video_dir):
-                    yield FrameSample(
-                        dataset=self.dataset,
-                        source=source_dir.name,
-                        video=video_dir.name,
-                        frame=frame.stem,
-                        label=info.label,
-                        path=frame,
-                        split=info.split,
-                        identity=info.identity,
-                        pair=info.pair,
-                    )
+            for video_dir in sorted(source_dir.iterdir()):
+                if video_dir.is_dir() and not video_dir.name.startswith("."):
+                    yield video_dir, self.describe(source_dir.name, video_dir.name)
+
+    def _sample(self, video_dir: Path, info: VideoInfo, frame: Path) -> FrameSample:
+        return FrameSample(
+            dataset=self.dataset,
+            source=video_dir.parent.name,
+            video=video_dir.name,
+            frame=frame.stem,
+            label=info.label,
+            path=frame,
+            split=info.split,
+            identity=info.identity,
+            pair=info.pair,
+        )
+
+
+def resolve_pairs(samples: list[FrameSample]) -> list[FrameSample]:
+    """Each fake's ``pair`` (a real video name) as that real video's key when exactly one real
+    video of the samples has that name, else None."""
+    real_keys: dict[str, set[str]] = {}
+    for s in samples:
+        if s.label == REAL:
+            real_keys.setdefault(s.video, set()).add(s.video_key)
+    out = []
+    for s in samples:
+        keys = real_keys.get(s.pair, set()) if s.pair else set()
+        out.append(replace(s, pair=next(iter(keys)) if len(keys) == 1 else None))
+    return out
 
 
 def unknown_source(adapter: DatasetAdapter, source: str, known: Iterable[str]) -> DatasetError:

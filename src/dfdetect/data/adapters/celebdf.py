@@ -35,10 +35,17 @@ class CelebDF(DatasetAdapter):
         super().__init__(root, split=split, name=name)
         path = Path(test_list) if test_list else self.root / TEST_LIST
         self._test: dict[tuple[str, str], int] | None = None
+        self._test_name = path.name
         if path.is_file():
             self._test = load_test_list(path)
         elif test_list or self.split is not None:
             raise DatasetError(f"{path}: Celeb-DF test list missing (needed for split selection)")
+
+    def listed_videos(self) -> tuple[str, set[tuple[str, str]]] | None:
+        """The test split: every video of the official test list."""
+        if self.split != "test" or self._test is None:
+            return None
+        return self._test_name, set(self._test)
 
     def describe(self, source: str, video: str) -> VideoInfo:
         if source not in CDF_SOURCES:

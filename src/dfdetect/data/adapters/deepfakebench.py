@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path, PureWindowsPath
 
+from dfdetect.data.accounting import Accounting
 from dfdetect.data.adapters.base import SPLITS, DatasetAdapter, VideoInfo
-from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample, parse_label
+from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample, parse_label, video_key
 
 # DeepfakeBench's label names (its config ``label_dict``) -> label.
 DFB_LABELS = {
@@ -92,8 +93,11 @@ class DeepfakeBenchJSON(DatasetAdapter):
             raise DatasetError(f"{self.json_path}: no video {source}/{video}")
         return VideoInfo(sample.label, sample.split, sample.identity, sample.pair)
 
-    def samples(self) -> list[FrameSample]:
+    def load(self) -> tuple[list[FrameSample], Accounting]:
+        """The listed frames of the requested split; a video whose frame list is empty is
+        accounted as empty (a frame file that is absent fails when it is read)."""
         out: list[FrameSample] = []
+        listed: list[str] = []
         for label_name, splits in next(iter(self._doc.values())).items():
             for split, videos in splits.items():
                 if split not in SPLITS:
@@ -101,11 +105,21 @@ class DeepfakeBenchJSON(DatasetAdapter):
                 if self.split is not None and split != self.split:
                     continue
                 for video, entry in self._videos(label_name, videos).items():
+                    listed.append(video_key(self.dataset, label_name, video))
                     out += self._frames(label_name, split, video, entry)
         if not out:
             raise DatasetError(f"{self.json_path}: no frames in split {self.split!r}")
         reals = {s.video: s.video_key for s in out if s.label == REAL}
-        return [replace(s, pair=reals.get(s.pair)) if s.pair else s for s in out]
+        with_frames = {s.video_key for s in out}
+        accounting = Accounting(
+            self.dataset,
+            self.json_path.name,
+            listed=len(listed),
+            found=len(listed),
+            empty=sorted(k for k in listed if k not in with_frames),
+            frames=len(out),
+        )
+        return [replace(s, pair=reals.get(s.pair)) if s.pair else s for s in out], accounting
 
     def _videos(self, label_name: str, videos: dict) -> dict:
         if videos and set(videos) <= set(COMPRESSIONS):

@@ -51,6 +51,12 @@ class DFDC(DatasetAdapter):
     def is_raw(self) -> bool:
         return bool(self.raw_videos())
 
+    def listed_videos(self) -> tuple[str, set[tuple[str, str]]] | None:
+        """Every video of labels.csv (DFDC's test set), under the ``test`` source folder."""
+        if self.split not in (None, "test"):
+            return None
+        return "labels.csv", {("test", video) for video in self._labels}
+
     def describe(self, source: str, video: str) -> VideoInfo:
         if video not in self._labels:
             raise DatasetError(f"{self.root / source / video}: video not listed in labels.csv")
@@ -86,6 +92,11 @@ class DFDCPreview(DatasetAdapter):
 
     def is_raw(self) -> bool:
         return any(p.is_file() for p in self._paths.values())
+
+    def listed_videos(self) -> tuple[str, set[tuple[str, str]]] | None:
+        """The videos dataset.json puts in the requested split."""
+        named = {k for k, info in self._info.items() if self.split in (None, info.split)}
+        return "dataset.json", named
 
     def describe(self, source: str, video: str) -> VideoInfo:
         if (source, video) not in self._info:

@@ -99,7 +99,9 @@ class FaceForensics(_RawTree):
         self._splits_dir = Path(splits) if splits else None
         self._table: dict[str, str] | None = None
 
-    def _split_of(self, video: str) -> str | None:
+    def _split_table(self) -> dict[str, str] | None:
+        """Video id -> split from the official split files (None when there are none and no
+        split was asked for)."""
         if self._table is None:
             folder = self._splits_dir or next(
                 (d for d in (self.root / "splits", self.root) if (d / "train.json").is_file()),
@@ -113,9 +115,30 @@ class FaceForensics(_RawTree):
                     )
                 return None
             self._table = load_ff_splits(folder)
-        if video not in self._table:
+        return self._table
+
+    def _split_of(self, video: str) -> str | None:
+        table = self._split_table()
+        if table is None:
+            return None
+        if video not in table:
             raise DatasetError(f"{self.root}: video {video!r} is in none of the FF++ split files")
-        return self._table[video]
+        return table[video]
+
+    def listed_videos(self) -> tuple[str, set[tuple[str, str]]] | None:
+        """The split file's videos in every source folder the tree holds (a method the tree
+        lacks was not extracted, not lost): real ids for real folders, ``<a>_<b>`` for fakes."""
+        table = self._split_table()
+        if self.split is None or table is None:
+            return None
+        sources = [d.name for d in self._source_dirs() if d.name in FF_SOURCES]
+        named = {
+            (source, video)
+            for source in sources
+            for video, split in table.items()
+            if split == self.split and ("_" in video) == (FF_SOURCES[source] == FAKE)
+        }
+        return f"split file {self.split}.json", named
 
     def describe(self, source: str, video: str) -> VideoInfo:
         if source not in FF_SOURCES:
