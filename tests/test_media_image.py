@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import struct
 import zlib
 from pathlib import Path
@@ -13,6 +14,8 @@ from PIL import Image
 
 from dfdetect.errors import MediaError
 from dfdetect.media import load_image
+from dfdetect.media.image import decode_image
+from dfdetect.media.limits import MAX_PIXELS
 
 
 def _reason(path, **kwargs) -> str:
@@ -130,10 +133,62 @@ def _png_header_only(path: Path, width: int, height: int) -> None:
 def test_decompression_bombs_are_refused_before_decoding(tmp_path: Path) -> None:
     _png_header_only(tmp_path / "bomb.png", 12_000, 12_000)  # 144 Mpx claimed in ~100 bytes
     assert (tmp_path / "bomb.png").stat().st_size < 200
-    assert _reason(tmp_path / "bomb.png") == "decompression_bomb"
+    assert _reason(tmp_path / "bomb.png") == "too_many_pixels"
+    _png_header_only(tmp_path / "huge.png", 40_000, 40_000)  # past Pillow's own bound too
+    assert _reason(tmp_path / "huge.png") == "too_many_pixels"
     Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(tmp_path / "small.png")
-    assert _reason(tmp_path / "small.png", max_pixels=5_000) == "decompression_bomb"
+    with pytest.raises(MediaError) as info:
+        load_image(tmp_path / "small.png", max_pixels=5_000)
+    assert info.value.reason == "too_many_pixels"
+    assert "100x100 = 0.0 MP > the 0.005 MP limit (--max-pixels)" in info.value.detail
     assert load_image(tmp_path / "small.png", max_pixels=10_000).shape == (100, 100, 3)
+
+
+def test_one_pixel_limit_everywhere() -> None:
+    from dfdetect.media.animation import Animation
+    from dfdetect.media.video import VideoReader
+    from dfdetect.scan import ScanOptions
+
+    assert MAX_PIXELS >= 108_000_000  # a 108-megapixel phone photo fits at full size
+    defaults = [
+        inspect.signature(load_image).parameters["max_pixels"].default,
+        inspect.signature(decode_image).parameters["max_pixels"].default,
+        inspect.signature(Animation).parameters["max_frame_pixels"].default,
+        inspect.signature(VideoReader).parameters["max_frame_pixels"].default,
+        ScanOptions().max_pixels,
+    ]
+    assert defaults == [MAX_PIXELS] * 5
+
+
+def test_a_108_megapixel_phone_photo_is_decoded(tmp_path: Path) -> None:
+    tile = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    Image.fromarray(tile).resize((12_000, 9_000)).save(tmp_path / "phone.jpg", quality=70)
+    picture = decode_image(tmp_path / "phone.jpg")
+    assert picture.pixels.shape == (9_000, 12_000, 3)
+    assert (picture.size, picture.scale) == ((12_000, 9_000), 1.0)
+
+
+def test_a_jpeg_over_the_limit_is_decoded_reduced_other_formats_refused(tmp_path: Path) -> None:
+    rgb = cv2.resize(
+        np.random.default_rng(4).integers(0, 256, (30, 40, 3), dtype=np.uint8), (400, 300)
+    )
+    Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=95)
+    Image.fromarray(rgb).save(tmp_path / "big.png")
+    half = decode_image(tmp_path / "big.jpg", max_pixels=40_000)  # 120 000 px stored
+    assert half.pixels.shape == (150, 200, 3) and half.scale == 0.5 and half.size == (400, 300)
+    reference = cv2.resize(rgb, (200, 150), interpolation=cv2.INTER_AREA)
+    assert np.abs(half.pixels.astype(int) - reference).mean() < 8  # the same picture
+    eighth = decode_image(tmp_path / "big.jpg", max_pixels=2_000)
+    assert eighth.pixels.shape == (38, 50, 3) and eighth.scale == 0.125
+    assert _reason(tmp_path / "big.jpg", max_pixels=1_000) == "too_many_pixels"  # not even 1/8
+    assert _reason(tmp_path / "big.png", max_pixels=40_000) == "too_many_pixels"
+    # EXIF orientation: the stored size is reported as shown, upright
+    img = Image.fromarray(rgb)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    img.save(tmp_path / "turned.jpg", exif=exif)
+    turned = decode_image(tmp_path / "turned.jpg", max_pixels=40_000)
+    assert turned.pixels.shape == (200, 150, 3) and turned.size == (300, 400)
 
 
 def test_byte_size_bound_and_bytes_input(tmp_path: Path) -> None:

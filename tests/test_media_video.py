@@ -178,4 +178,4 @@ def test_bad_files(tmp_path: Path) -> None:
 def test_frame_size_bound(videos) -> None:
     with pytest.raises(MediaError) as info:
         VideoReader(videos["avi"], max_frame_pixels=100 * 100)
-    assert info.value.reason == "too_large"
+    assert info.value.reason == "too_many_pixels" and "--max-pixels" in info.value.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
@@ -96,3 +97,49 @@ def test_report_in_a_real_browser(scanned, browser, artifacts_dir, tmp_path):
     assert pixels.std() > 30  # not a blank page
     near = lambda rgb: (np.abs(pixels - rgb).sum(axis=1) < 30).sum()  # noqa: E731
     assert near(FAKE_RGB) > 500 and near(REAL_RGB) > 500  # both verdict colours are shown
+
+
+def _uris(html: str) -> list[tuple[str, str, str]]:
+    """(alt, mime type, base64 data) of every inline image."""
+    return re.findall(r'alt="([^"]+)" src="data:([^;]+);base64,([^"]*)"', html)
+
+
+def test_report_images_are_small_jpegs_shown_once_per_content(scanned):
+    import base64
+    from dataclasses import replace
+
+    from dfdetect.report.html import SHOWN_SIDE
+
+    html = render_report(scanned, model="tiny-random")
+    assert len(_uris(html)) == 8 and {mime for _, mime, _ in _uris(html)} == {"image/jpeg"}
+    for alt, _, data in _uris(html):
+        decoded = Image.open(io.BytesIO(base64.b64decode(data)))
+        assert max(decoded.size) <= SHOWN_SIDE[alt.split("/")[0]]
+    assert len(html) < 200_000  # 3 files, 8 images
+    portrait, images = scanned[1]
+    copies = [(replace(portrait, path=f"copy{k}.png", sha256="ab" * 32), images) for k in range(9)]
+    nine = render_report(copies, model="tiny-random")
+    one = render_report(copies[:1], model="tiny-random")
+    assert len(_uris(nine)) == len(_uris(one)) == 3  # the images of copy0, once
+    assert nine.count('the same content as <a href="#file-0">copy0.png</a>') == 8
+    assert len(nine) < len(one) + 9 * 2_000
+
+
+def test_labels_of_a_crowd_never_overlap():
+    from dfdetect.scan.visuals import draw_faces, label_spots
+
+    boxes = [(x, y, x + 40, y + 40) for y in range(0, 360, 45) for x in range(0, 640, 45)]
+    spots = label_spots(boxes, [(60, 14)] * len(boxes), (480, 640, 3))
+    placed = [s for s in spots if s is not None]
+    assert 20 <= len(placed) < len(boxes)  # as many as fit, the rest unlabelled
+    for k, a in enumerate(placed):
+        assert min(a[:2]) >= 0 and a[2] <= 640 and a[3] <= 480
+        for b in placed[k + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    faces = [
+        FaceResult(0, None, list(map(float, b)), 1.0, 0.9, "fake", k) for k, b in enumerate(boxes)
+    ]
+    drawn = draw_faces(
+        np.zeros((480, 640, 3), np.uint8), FileResult("g.jpg", "ok", faces=faces), 0, 1.0
+    )
+    assert (np.abs(drawn.reshape(-1, 3).astype(int) - FAKE_RGB).sum(axis=1) < 10).sum() > 5_000

@@ -123,10 +123,12 @@ def test_exit_codes_csv_and_summary(folder, tmp_path, capsys):
     bad = [folder / "readme.txt", tmp_path / "missing.mp4", "--model", "tiny-random", "--db", db]
     code, _, err = run_scan(bad, capsys)
     assert code == 1
-    assert "no such file or no match" in err and "not_media: 1" in err
+    assert "not found: " in err and "not_found: 1, not_media: 1" in err
 
-    code, _, err = run_scan([tmp_path / "nothing", "--model", "tiny-random"], capsys)
-    assert code == 2 and "no input files" in err
+    (tmp_path / "empty.txt").write_text("# nothing listed\n")
+    code, _, err = run_scan([f"@{tmp_path / 'empty.txt'}", "--model", "tiny-random"], capsys)
+    assert code == 2
+    assert err == "dfdetect scan: error: no input files (the @LIST files are empty)\n"
     code, _, err = run_scan([folder, "--out", tmp_path / "r.xlsx"], capsys)
     assert code == 2 and "unknown export format" in err
 
@@ -171,3 +173,64 @@ def test_same_content_twice_is_scanned_once_and_reported_twice(folder, tmp_path,
     assert [d["path"] for d in lines] == [str((folder / "photo.png").resolve()), str(copy)]
     assert lines[0]["sha256"] == lines[1]["sha256"] and lines[0]["prob"] == lines[1]["prob"]
     assert len(_rows(db)) == 1
+
+
+def test_inputs_that_name_no_file_are_results_everywhere(folder, tmp_path, capsys):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{folder / 'photo.png'}\n{tmp_path / 'gone.png'}\n")
+    named = [tmp_path / "missing.jpg", f"{tmp_path}/nomatch/*.png", f"@{listing}"]
+    named += [f"@{tmp_path / 'nolist.txt'}"]
+    out, csv_out, summary = tmp_path / "r.jsonl", tmp_path / "r.csv", tmp_path / "s.json"
+    args = [*named, "--model", "tiny-random", "--db", tmp_path / "db.sqlite"]
+    code, stdout, err = run_scan([*args, "--out", out, "--summary", summary], capsys)
+    assert code == 1, err
+    lost = {
+        str(tmp_path / "missing.jpg"): "no such file or folder",
+        f"{tmp_path}/nomatch/*.png": "no file matches the pattern",
+        str(tmp_path / "gone.png"): "no such file or folder",
+        f"@{tmp_path / 'nolist.txt'}": "the file list cannot be read",
+    }
+    lines = [json.loads(s) for s in out.read_text().splitlines()]
+    assert {d["path"]: d["error"]["detail"] for d in lines if d["status"] == "error"} == lost
+    assert {d["error"]["reason"] for d in lines if d["status"] == "error"} == {"not_found"}
+    assert all(d["model"] == "tiny-random" and d["model_key"] for d in lines)
+    assert [d["status"] for d in lines].count("ok") == 1  # photo.png, from the list
+    data = json.loads(summary.read_text())
+    assert (data["files"], data["failed"], data["exit_code"]) == (5, 4, 1)
+    assert data["failed_by_reason"] == {"not_found": 4}
+    assert stdout.count("not_found") == 4 and "missing.jpg" in stdout  # the table
+    assert "4 failed (not_found: 4)" in err
+
+    code, _, _ = run_scan([*args, "--out", csv_out, "--quiet"], capsys)
+    with open(csv_out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert code == 1 and sorted(r["path"] for r in rows if r["reason"] == "not_found") == sorted(
+        lost
+    )
+    code, _, err = run_scan([tmp_path / "missing.jpg", "--model", "tiny-random"], capsys)
+    assert code == 1 and "1 files: 0 fake, 0 real, 0 without faces, 1 failed" in err
+
+
+def test_file_names_cannot_drive_the_terminal(folder, tmp_path, capsys):
+    evil = tmp_path / "a\x1b]0;owned\x07\x1b[2Jb.png"
+    evil.write_bytes((folder / "photo.png").read_bytes())
+    args = [evil, tmp_path / "gone\x1b[31m.jpg", "--model", "tiny-random"]
+    code, stdout, err = run_scan([*args, "--db", tmp_path / "db.sqlite"], capsys)
+    assert code == 1
+    assert "\x1b" not in stdout and "\x07" not in stdout and "\x1b" not in err
+    table = "".join(stdout.split()).replace("│", "")  # the file column folds long names
+    assert "a\\x1b]0;owned\\x07\\x1b[2Jb.png" in table
+    assert "gone\\x1b[31m.jpg" in err
+
+
+def test_a_long_file_name_gets_a_bounded_heatmap_folder(folder, tmp_path, capsys):
+    long = tmp_path / ("x" * 250 + ".png")
+    long.write_bytes((folder / "photo.png").read_bytes())
+    heat = tmp_path / "heat"
+    args = [long, folder / "photo.png", "--model", "tiny-random", "--quiet"]
+    code, _, err = run_scan([*args, "--db", tmp_path / "db.sqlite", "--heatmaps", heat], capsys)
+    assert code == 0, err
+    folders = sorted(p.name for p in heat.iterdir())
+    assert len(folders) == 2 and all(len(f.encode()) <= 120 for f in folders)
+    assert folders[1].startswith("x" * 100 + "-")
+    assert all(sorted(p.name for p in (heat / f).iterdir()) for f in folders)

@@ -165,6 +165,25 @@ def test_same_verdicts_as_single_process_then_nothing_to_redo(
     assert code == 2 and "holds results of another model or other options" in err
 
 
+def test_inputs_that_name_no_file_are_not_found_rows_written_once(
+    ray_address, mixed, tmp_path, capsys
+):
+    out = tmp_path / "results.jsonl"
+    named = [mixed / "photo1.png", tmp_path / "missing.jpg", f"{tmp_path}/none/*.png"]
+    argv = [*named, "--engine", "ray", "--model", "tiny-random", "--frames", FRAMES]
+    code, err = run_cli([*argv, "--out", out, "--quiet"], capsys)
+    assert code == 1, err
+    assert "3 files: 0 fake, 1 real, 0 without faces, 2 failed (not_found: 2)" in err
+    lost = {r["path"]: r["error"]["detail"] for r in lines_of(out) if r["status"] == "error"}
+    assert lost == {
+        str(tmp_path / "missing.jpg"): "no such file or folder",
+        f"{tmp_path}/none/*.png": "no file matches the pattern",
+    }
+    code, err = run_cli([*argv, "--out", out, "--quiet"], capsys)  # counted again, not rewritten
+    assert code == 1 and "2 failed (not_found: 2)" in err and "0 results written" in err
+    assert len(lines_of(out)) == 3
+
+
 def test_driver_killed_mid_run_then_rerun_writes_every_file_once(
     ray_address, clips, clips_single, tmp_path, capsys
 ):

@@ -277,3 +277,26 @@ def test_a_file_that_never_finishes_decoding_times_out(tmp_path):
     assert results["p1.png"].error["reason"] == "timeout"
     for name in ("p0.png", "p2.png"):
         assert results[name].status == "no_face", results[name].error
+
+
+def test_a_closed_stderr_or_stdout_never_breaks_a_finished_scan(tmp_path):
+    picture(tmp_path / "a.png")
+    table = [*SCAN[:-1], tmp_path / "a.png", "--db", tmp_path / "db.sqlite"]  # not --quiet
+    for closed in ("2>&-", ">&-"):
+        summary = tmp_path / f"summary{len(closed)}.json"
+        done = subprocess.run(
+            ["sh", "-c", f'exec "$@" {closed}', "sh", *map(str, table), "--summary", summary],
+            env=ENV, capture_output=True, text=True, timeout=DEADLINE_S,
+        )  # fmt: skip
+        assert done.returncode == 0, (closed, done.stderr)
+        assert json.loads(summary.read_text())["no_face"] == 1
+        assert ("a.png" in done.stdout) == (closed == "2>&-")  # the table, when stdout is open
+    summary = tmp_path / "summary-pipe.json"
+    proc = subprocess.Popen(
+        [*map(str, table), "--summary", summary], env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    proc.stdout.close()  # nobody reads the table: a broken pipe, as with `| head -0`
+    _, err = proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and json.loads(summary.read_text())["exit_code"] == 0

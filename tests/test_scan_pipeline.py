@@ -139,7 +139,8 @@ def test_face_size_and_count_limits_and_unalignable_faces(tiny_detector, face_de
     assert [w["reason"] for w in result.warnings] == ["bad_landmarks"]
     assert "degenerate" in result.warnings[0]["detail"]
     sides, result = scan(CollapsedLandmarks(face_detector, 200), max_faces=1)
-    assert sides == ["left"] and result.warnings == []  # the right face was never chosen
+    assert sides == ["left"] and result.faces_skipped == 1  # the right face was never chosen
+    assert [w["reason"] for w in result.warnings] == ["faces_skipped"]  # not bad_landmarks
 
 
 def test_bad_inputs_each_get_a_reason_and_the_scan_goes_on(
@@ -223,3 +224,95 @@ def test_seek_option_decides_which_frames_a_scan_sees(tmp_path):
     assert ScanOptions().seek == "keyframe"
     with pytest.raises(ValueError, match="seek"):
         ScanOptions(seek="nearest")
+
+
+class Crowd:
+    """A face detector that finds ``n`` faces in a grid on every image, each ``side`` px, with
+    landmarks where a face has them (alignment works on them)."""
+
+    def __init__(self, n: int, side: int = 100) -> None:
+        self.n, self.side = n, side
+
+    def detect(self, images):
+        from dfdetect.faces import Face
+
+        marks = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]])
+        out = []
+        for image in images:
+            cols = image.shape[1] // (self.side + 20)
+            faces = []
+            for k in range(self.n):
+                x, y = 10 + (k % cols) * (self.side + 20), 10 + (k // cols) * (self.side + 20)
+                side = self.side - k  # all different sizes: the largest come first
+                box = np.array([x, y, x + side, y + side], np.float32)
+                landmarks = (marks * side + [x, y]).astype(np.float32)
+                faces.append(Face(box, 0.99, landmarks))
+            out.append(faces)
+        return out
+
+
+def test_every_face_of_a_crowd_is_scored_and_a_cap_is_counted(tiny_detector):
+    frame = background(1080, 1920)  # 1080p, 30 faces of 71-100 px
+    predictor = BrightnessPredictor(tiny_detector.config)
+    every = ScanPipeline(predictor, Crowd(30)).analyze_image(frame, "group.jpg")
+    assert len(every.faces) == 30 and len(every.persons) == 30
+    assert every.faces_skipped == 0 and every.frames[0].faces_skipped == 0
+    assert predictor.calls == [30]  # one batched model call for the whole crowd
+    assert [w["reason"] for w in every.warnings] == []
+
+    capped = ScanPipeline(predictor, Crowd(30), ScanOptions(max_faces=8))
+    result = capped.analyze_image(frame, "group.jpg")
+    assert len(result.faces) == 8 and result.frames[0].n_faces == 8
+    assert result.frames[0].faces_skipped == 22 and result.faces_skipped == 22
+    assert min(f.box[2] - f.box[0] for f in result.faces) == 93  # the 8 largest
+    assert [w["reason"] for w in result.warnings] == ["faces_skipped"]
+    assert "22 face(s) beyond --max-faces 8" in result.warnings[0]["detail"]
+    data = result.to_dict()
+    assert data["faces_skipped"] == 22 and data["frames"][0]["faces_skipped"] == 22
+    assert type(result).from_dict(data).faces_skipped == 22
+    assert ScanOptions().max_faces is None
+    with pytest.raises(ValueError, match="max_faces"):
+        ScanOptions(max_faces=0)
+
+
+def test_a_large_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(
+    tmp_path, tiny_detector, face_detector, crops
+):
+    path = tmp_path / "camera.jpg"
+    frame = background(900, 1200)
+    paste_face(frame, crops[0], scale=400 / 256, center=(600, 450))
+    Image.fromarray(frame).save(path, quality=92)
+    full = ScanPipeline(tiny_detector, face_detector).analyze_path(path)
+    small = ScanPipeline(tiny_detector, face_detector, ScanOptions(max_pixels=300_000))
+    reduced = small.analyze_path(path)  # 1.08 MP stored: decoded at 1/2, 600x450
+    assert full.status == reduced.status == "ok" and len(reduced.faces) == 1
+    assert reduced.media == {"width": 1200, "height": 900}
+    (a, b), (c, d) = np.reshape(reduced.faces[0].box, (2, 2)), np.reshape(full.faces[0].box, (2, 2))
+    np.testing.assert_allclose((a + b) / 2, (c + d) / 2, atol=15)  # the same place, not half
+    np.testing.assert_allclose(b - a, d - c, rtol=0.1)  # and the same size
+    assert [w["reason"] for w in reduced.warnings] == ["decoded_reduced"]
+    assert "1200x900 decoded at 600x450" in reduced.warnings[0]["detail"]
+    png = tmp_path / "camera.png"
+    Image.fromarray(frame).save(png)
+    refused = small.analyze_path(png)
+    assert (refused.status, refused.error["reason"]) == ("error", "too_many_pixels")
+
+
+def test_every_page_of_a_multipage_tiff_is_scanned(tmp_path, tiny_detector, face_detector, crops):
+    blank = Image.fromarray(background(240, 320, seed=1))
+    face = face_image(tmp_path / "face.png", crops[0])
+    path = tmp_path / "scan.tiff"
+    blank.save(path, save_all=True, append_images=[Image.open(face).convert("RGB")])
+    result = ScanPipeline(tiny_detector, face_detector).analyze_path(path)
+    assert (result.status, result.kind) == ("ok", "image")
+    assert [(f.index, f.time_s, f.n_faces) for f in result.frames] == [(0, None, 0), (1, None, 1)]
+    assert result.media["n_frames"] == 2 and result.warnings == []
+    one = ScanPipeline(tiny_detector, face_detector, ScanOptions(frames=1)).analyze_path(path)
+    assert one.status == "no_face" and [w["reason"] for w in one.warnings] == ["pages_skipped"]
+    assert "first 1 of 2 pages" in one.warnings[0]["detail"]
+
+
+def test_frame_rate_is_reported_as_the_video_says(tmp_path, tiny_detector, face_detector, crops):
+    path = face_video(tmp_path / "v.mp4", crops[:1], n_frames=10, fps=25)
+    result = ScanPipeline(tiny_detector, face_detector, ScanOptions(frames=2)).analyze_path(path)
+    assert result.media["fps"] == 25.0 and result.media["duration_s"] == 0.4

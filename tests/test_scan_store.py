@@ -113,3 +113,27 @@ def test_export_jsonl_and_csv(tmp_path):
     assert (rows[4]["status"], rows[4]["reason"]) == ("error", "truncated")
     with pytest.raises(ValueError, match="unknown export format"):
         export_format(tmp_path / "r.xlsx")
+
+
+def test_results_stored_by_an_earlier_version_still_open_and_are_rescanned(tmp_path, monkeypatch):
+    from dfdetect.scan.options import ScanOptions
+    from dfdetect.scan.session import model_key
+
+    old = {  # a row as dfdetect wrote it before faces_skipped existed
+        "path": "/p.png", "status": "ok", "kind": "image", "prob": 0.2, "label": "real",
+        "frames": [{"index": 0, "time_s": None, "n_faces": 1, "prob": 0.2}],
+    }  # fmt: skip
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as con:  # the store's schema is unchanged: an old file opens
+        con.executescript(
+            "CREATE TABLE results (sha256 TEXT NOT NULL, model_key TEXT NOT NULL, status TEXT "
+            "NOT NULL, result TEXT NOT NULL, finished_at REAL NOT NULL, PRIMARY KEY (sha256, "
+            "model_key));"
+        )
+        con.execute("INSERT INTO results VALUES ('s', 'k', 'ok', ?, 0)", (json.dumps(old),))
+    with ResultStore(db) as store:
+        loaded = store.get("s", "k")
+    assert loaded.faces_skipped == 0 and loaded.frames[0].faces_skipped == 0
+    key = model_key("m", {"weights": "w"}, ScanOptions())
+    monkeypatch.setattr("dfdetect.scan.session.RESULT_VERSION", 1)  # before faces_skipped
+    assert model_key("m", {"weights": "w"}, ScanOptions()) != key

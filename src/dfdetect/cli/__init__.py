@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from dfdetect.cli.exits import EXIT_CODES_HELP
+from dfdetect.cli.exits import EXIT_CODES_HELP, guard_standard_streams
 from dfdetect.version import __version__
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
@@ -45,6 +45,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    guard_standard_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), "")  # the first positional
     args = build_parser(command).parse_args(argv)

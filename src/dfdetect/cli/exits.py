@@ -4,12 +4,17 @@ is :func:`dfdetect.model.device.check_device`)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from dfdetect.errors import CheckpointError, DeviceUnavailable, DfdetectError, ModelNotFoundError
+from dfdetect.terminal import printable
 
 EXIT_OK = 0  # every input done
 EXIT_INPUTS_FAILED = 1  # some inputs failed (each one reported with its reason)
@@ -38,12 +43,43 @@ def exit_code(exc: BaseException) -> int:
 
 
 def fail(command: str, exc: BaseException) -> int:
-    """Print ``exc`` as one line on stderr (no traceback); return its exit code."""
+    """Print ``exc`` as one line on stderr (no traceback, control characters escaped);
+    return its exit code."""
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, OSError) and exc.filename:
         message = f"{exc.filename}: {message}"
-    print(f"dfdetect {command}: error: {message}", file=sys.stderr)
+    print(f"dfdetect {command}: error: {printable(message)}", file=sys.stderr)
     return exit_code(exc)
+
+
+def guard_standard_streams() -> None:
+    """Point closed standard descriptors (``2>&-``; or reopened the wrong way by a wrapper
+    script) at the null device, so that printing cannot fail and no file the command opens
+    later takes their number."""
+    for fd, direction in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            usable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE in (direction, os.O_RDWR)
+        except OSError:
+            usable = False
+        if not usable:
+            null = os.open(os.devnull, os.O_RDWR)  # a closed fd: the lowest free, this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+@contextlib.contextmanager
+def terminal_output() -> Iterator[None]:
+    """Around a command's closing table and lines: when stdout or stderr is gone (a closed
+    pipe, ``| head``), the rest of that output is dropped, never the command's exit code."""
+    try:
+        yield
+    except (OSError, SystemExit):  # rich reports a broken pipe as SystemExit(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):  # and no second error when Python flushes
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 def check_writable(path: Path, *, folder: bool = False) -> None:

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sqlite3
+import sys
 import warnings
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from dfdetect.cli.exits import (
     EXIT_USAGE,
     check_writable,
     fail,
+    terminal_output,
 )
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
+from dfdetect.terminal import printable
 
 ENGINES = ("single", "ray")
 
@@ -48,6 +51,7 @@ OPTION_FLAGS = {
     "batch_size": "batch_size",
     "workers": "workers",
     "max_file_mb": "max_file_mb",
+    "max_pixels": "max_pixels",
     "file_timeout": "file_timeout_s",
 }
 
@@ -113,7 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-faces",
         type=int,
-        help=f"faces scored per frame, largest first (default {d.max_faces})",
+        metavar="N",
+        help="score only the N largest faces of each frame; the others are counted as "
+        "faces_skipped in the results, the table and --summary (default: every face)",
     )
     parser.add_argument(
         "--seek",
@@ -128,6 +134,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help=f"decode/detect threads (default {d.workers})")
     parser.add_argument(
         "--max-file-mb", type=float, help=f"refuse larger files (default {d.max_file_mb:g})"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="pixels a decoded image or frame may hold: a larger JPEG is decoded at reduced "
+        "scale, anything else larger is refused as too_many_pixels (default "
+        f"{d.max_pixels:_}; see docs/scan.md)",
     )
     parser.add_argument(
         "--file-timeout",
@@ -190,12 +204,9 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         return run_ray(args, err)
     files, missing = expand_inputs(args.paths)
-    for m in missing:
-        hint = " (URLs are read by --engine ray)" if "://" in m else ""
-        err.print(f"[yellow]no such file or no match:[/] {m}{hint}", soft_wrap=True)
-    if not files:
-        err.print("[red]error:[/] no input files")
-        return EXIT_USAGE
+    if not files and not missing:
+        return fail("scan", ValueError("no input files (the @LIST files are empty)"))
+    say_missing(err, missing, urls_here=False)
     try:
         if args.out is not None:
             export_format(args.out)
@@ -235,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
                 writer = ResultWriter(args.out) if args.out is not None else None
                 results = session.run(
                     files,
+                    missing=missing,
                     rescan=args.rescan,
                     console=None if args.quiet else err,
                     on_result=writer.write if writer is not None else None,
@@ -247,18 +259,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if writer is not None:
                     writer.close()
-    if not args.quiet:
-        from dfdetect.scan.console import results_table
-
-        Console().print(results_table(results))
     from dfdetect.scan.console import scan_summary, summary_line
 
-    err.print(summary_line(results, skipped=session.skipped), soft_wrap=True)
     code = EXIT_INPUTS_FAILED if any(r.failed for r in results) else EXIT_OK
-    for label, path in (("results", args.out), ("report", args.report)):
-        if path is not None:
-            err.print(f"{label}: {path}", soft_wrap=True)
-    if args.summary is not None:
+    if args.summary is not None:  # before the terminal, which may be gone
         from dfdetect.atomic import write_text_atomic
 
         summary = {**scan_summary(results, session.skipped), "exit_code": code}
@@ -267,7 +271,31 @@ def run(args: argparse.Namespace) -> int:
             write_text_atomic(args.summary, json.dumps(summary, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
             return fail("scan", exc)
+    with terminal_output():
+        if not args.quiet:
+            from dfdetect.scan.console import results_table
+
+            Console().print(results_table(results))
+        err.print(summary_line(results, skipped=session.skipped), soft_wrap=True, markup=False)
+        for label, path in (("results", args.out), ("report", args.report)):
+            if path is not None:
+                err.print(f"{label}: {printable(str(path))}", soft_wrap=True, markup=False)
     return code
+
+
+def refuse(message: str, code: int) -> int:
+    """Print ``dfdetect scan: error: MESSAGE`` on stderr; return ``code``."""
+    print(f"dfdetect scan: error: {printable(message)}", file=sys.stderr)
+    return code
+
+
+def say_missing(err, missing: list[str], *, urls_here: bool) -> None:
+    """One stderr line per input that named no file (each is also a ``not_found`` result)."""
+    for entry in missing:
+        hint = " (URLs are read by --engine ray)" if "://" in entry and not urls_here else ""
+        err.print(
+            f"not found: {printable(entry)}{hint}", style="yellow", soft_wrap=True, markup=False
+        )
 
 
 def write_visuals(session, results, *, report: Path | None, heatmaps: Path | None) -> None:
@@ -289,7 +317,6 @@ def write_visuals(session, results, *, report: Path | None, heatmaps: Path | Non
 def run_ray(args: argparse.Namespace, err) -> int:
     """``--engine ray``: scan on Ray into ``--out``; returns the exit code."""
     from rich.console import Console
-    from rich.markup import escape
 
     from dfdetect.errors import DfdetectError
     from dfdetect.model import DEFAULT_MODEL
@@ -320,47 +347,43 @@ def run_ray(args: argparse.Namespace, err) -> int:
         except ValueError as exc:
             problem = str(exc)
     if problem is not None:
-        err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
-        return EXIT_USAGE
+        return refuse(problem, EXIT_USAGE)
     try:
         from dfdetect.scan.cluster.engine import ClusterError, scan_on_ray
     except ImportError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return EXIT_USAGE
+        return refuse(str(exc), EXIT_USAGE)
     sources, missing = expand_sources(args.paths)
-    for m in missing:
-        err.print(f"[yellow]no such file or no match:[/] {escape(m)}", soft_wrap=True)
-    if not sources:
-        err.print("[red]error:[/] no input files")
-        return EXIT_USAGE
+    if not sources and not missing:
+        return fail("scan", ValueError("no input files (the @LIST files are empty)"))
+    say_missing(err, missing, urls_here=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("once", message=".*tiny-random.*", append=True)
         try:
             report = scan_on_ray(
-                sources, args.out, model=args.model or DEFAULT_MODEL, options=options,
+                sources, args.out, missing=missing, model=args.model or DEFAULT_MODEL,
+                options=options,
                 cluster=cluster, device=args.device, console=None if args.quiet else err,
                 face_detector=args.face_detector, scrfd_model=args.scrfd_model,
             )  # fmt: skip
         except OutputError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            return EXIT_USAGE
+            return refuse(str(exc), EXIT_USAGE)
         except ClusterError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            return EXIT_INPUTS_FAILED
+            return refuse(str(exc), EXIT_INPUTS_FAILED)
         except DfdetectError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            return EXIT_MODEL
-    if not args.quiet:
-        from dfdetect.scan.console import results_table
+            return refuse(str(exc), EXIT_MODEL)
+    with terminal_output():
+        if not args.quiet:
+            from dfdetect.scan.console import results_table
 
-        table = results_table(report.first)
-        if report.written > len(report.first):
-            table.caption = f"first {len(report.first)} of {report.written} new results"
-        Console().print(table)
-    err.print(report.tally.line(skipped=report.skipped), soft_wrap=True)
-    err.print(
-        f"{report.written} results written; {report.total} files in {report.seconds:.1f} s "
-        f"({report.files_per_s:.2f} files/s); results: {args.out}",
-        soft_wrap=True,
-    )
+            table = results_table(report.first)
+            if report.written > len(report.first):
+                table.caption = f"first {len(report.first)} of {report.written} new results"
+            Console().print(table)
+        err.print(report.tally.line(skipped=report.skipped), soft_wrap=True, markup=False)
+        err.print(
+            f"{report.written} results written; {report.total} files in {report.seconds:.1f} s "
+            f"({report.files_per_s:.2f} files/s); results: {printable(str(args.out))}",
+            soft_wrap=True,
+            markup=False,
+        )
     return EXIT_INPUTS_FAILED if report.failed else EXIT_OK

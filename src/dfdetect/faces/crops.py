@@ -33,13 +33,15 @@ def crop_faces(
     min_size: float = 0.0,
     max_faces: int | None = None,
     on_unaligned: Callable[[int, Face, ValueError], None] | None = None,
+    on_capped: Callable[[int, int], None] | None = None,
 ) -> list[list[FaceCrop]]:
     """For each RGB uint8 image, the aligned crops of the chosen faces (empty: no face).
 
     ``masks`` (boolean (H, W) per image, or None) is used with ``choice="mask"``; a frame
     without a mask falls back to the largest face (``selected_by`` says so). Faces whose box
     is narrower or lower than ``min_size`` pixels are ignored before choosing; ``max_faces``
-    keeps the largest that many of the chosen faces, largest first. Faces whose landmarks
+    keeps the largest that many of the chosen faces, largest first (``on_capped`` gets the
+    image index and how many it left out, when it left some). Faces whose landmarks
     are degenerate (no similarity fits them) are left out, each passed to ``on_unaligned``
     (image index, face, the error) when given.
     """
@@ -53,6 +55,8 @@ def crop_faces(
             faces = [face for face in faces if min(face.width, face.height) >= min_size]
         chosen, selected_by = select_faces(faces, effective, mask)
         if max_faces is not None:
+            if len(chosen) > max_faces and on_capped is not None:
+                on_capped(i, len(chosen) - max_faces)
             chosen = sorted(chosen, key=lambda face: -face.area)[:max_faces]
         crops = []
         for face in chosen:

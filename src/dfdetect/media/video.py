@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from dfdetect.errors import MediaError
-from dfdetect.media.limits import MAX_FRAME_PIXELS
+from dfdetect.media.limits import MAX_PIXELS, too_many_pixels
 from dfdetect.media.sniff import iso_media_truncated
 
 
@@ -22,10 +22,10 @@ class VideoReader:
     Opening demuxes the packets (no decoding) to index every frame's timestamp and the
     keyframes, so ``read`` can seek straight to the keyframe before a wanted frame and decode
     forward. Raises :class:`MediaError` (``missing``, ``zero_byte``, ``corrupt``, ``truncated``,
-    ``no_video_stream``, ``too_large``, ``no_frames``).
+    ``no_video_stream``, ``too_many_pixels``, ``no_frames``).
     """
 
-    def __init__(self, path: str | Path, *, max_frame_pixels: int = MAX_FRAME_PIXELS) -> None:
+    def __init__(self, path: str | Path, *, max_frame_pixels: int = MAX_PIXELS) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise MediaError(self.path, "missing", "no such file")
@@ -50,10 +50,9 @@ class VideoReader:
         self._stream = stream = self._container.streams.video[0]
         stream.thread_type = "SLICE"  # frame threading turns one bad packet into a dead decoder
         coded = stream.codec_context
-        if coded.width * coded.height > max_frame_pixels:
-            raise MediaError(
-                self.path, "too_large", f"{coded.width}x{coded.height} > {max_frame_pixels} px"
-            )
+        problem = too_many_pixels(coded.width, coded.height, max_frame_pixels)
+        if problem is not None:
+            raise MediaError(self.path, "too_many_pixels", problem)
         self._time_base = stream.time_base or Fraction(1, 1)
         self.truncated = iso_media_truncated(self.path)
         pts, keys = self._index_packets()

@@ -1,4 +1,5 @@
-"""One HTML file holding a whole scan: summary, per-file verdicts, images as data URIs."""
+"""One HTML file holding a whole scan: summary, per-file verdicts, images as data URIs (JPEGs
+no larger than they are shown, each file's images once however many paths hold it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from dfdetect.atomic import write_text_atomic
+from dfdetect.explain import encode_image
 from dfdetect.report.timeline import timeline_svg
 from dfdetect.scan.results import FileResult
 
@@ -33,9 +38,19 @@ img.thumb {{ max-width: 480px; }} img.heat {{ max-width: 320px; }} img.crop {{ w
 """
 
 
-def _data_uri(data: bytes) -> str:
-    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+# longest side of each kind of image in the report (its CSS width), and the JPEG quality
+SHOWN_SIDE = {"thumbnail": 480, "heatmap": 320, "crop": 160}
+JPEG_QUALITY = 80
+
+
+def _data_uri(data: bytes, side: int) -> str:
+    """A stored image (PNG or JPEG) as a JPEG data URI at most ``side`` pixels long."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    scale = side / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    jpeg = encode_image(image, ".jpg", JPEG_QUALITY)
+    return f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}"
 
 
 def _badge(result: FileResult) -> str:
@@ -49,7 +64,9 @@ def _prob(p: float | None) -> str:
     return "" if p is None else f"{p:.3f}"
 
 
-def _file_section(n: int, result: FileResult, images: dict[str, bytes]) -> str:
+def _file_section(
+    n: int, result: FileResult, images: dict[str, bytes], same_as: tuple[int, str] | None = None
+) -> str:
     cls = result.label if result.status == "ok" else "muted"
     out = [f'<section class="file {cls}" id="file-{n}">']
     out.append(f"<h2>{escape(result.path)} {_badge(result)}</h2>")
@@ -57,10 +74,13 @@ def _file_section(n: int, result: FileResult, images: dict[str, bytes]) -> str:
         detail = (result.error or {}).get("detail", "")
         out.append(f"<p>{escape(detail)}</p></section>")
         return "".join(out)
+    skipped = (
+        f" ({result.faces_skipped} more not scored: --max-faces)" if result.faces_skipped else ""
+    )
     out.append(
         f"<p>{escape(str(result.kind))}: P(fake) <b>{_prob(result.prob)}</b> "
         f"(threshold {_prob(result.threshold)}), {len(result.persons)} person(s), "
-        f"{len(result.faces)} face(s) in {len(result.frames)} frame(s)</p>"
+        f"{len(result.faces)} face(s){skipped} in {len(result.frames)} frame(s)</p>"
     )
     for w in result.warnings:
         out.append(f"<p>warning: {escape(w['reason'])}: {escape(w.get('detail', ''))}</p>")
@@ -78,18 +98,24 @@ def _file_section(n: int, result: FileResult, images: dict[str, bytes]) -> str:
     out.append("</table>")
     if result.kind == "video":
         out.append(timeline_svg(result))
+    if same_as is not None:
+        k, path = same_as
+        out.append(f'<p>images: the same content as <a href="#file-{k}">{escape(path)}</a></p>')
+        images = {}
     figures = []
     if "thumbnail" in images:
+        uri = _data_uri(images["thumbnail"], SHOWN_SIDE["thumbnail"])
         figures.append(
-            f'<figure><img class="thumb" alt="thumbnail" src="{_data_uri(images["thumbnail"])}">'
+            f'<figure><img class="thumb" alt="thumbnail" src="{uri}">'
             "<figcaption>frame with the highest-scoring face</figcaption></figure>"
         )
     for p in result.persons:
         for kind, cls_ in (("heatmap", "heat"), ("crop", "crop")):
             key = f"{kind}/{p.id}"
             if key in images:
+                uri = _data_uri(images[key], SHOWN_SIDE[kind])
                 figures.append(
-                    f'<figure><img class="{cls_}" alt="{key}" src="{_data_uri(images[key])}">'
+                    f'<figure><img class="{cls_}" alt="{key}" src="{uri}">'
                     f"<figcaption>person {p.id}: {kind}</figcaption></figure>"
                 )
     if figures:
@@ -122,13 +148,19 @@ def render_report(
             ("error", "failed"),
         )
     )
-    sections = "".join(_file_section(n, r, imgs) for n, (r, imgs) in enumerate(entries))
+    first: dict[str, tuple[int, str]] = {}  # sha256 -> the section that shows its images
+    sections = []
+    for n, (r, imgs) in enumerate(entries):
+        same_as = first.get(r.sha256) if r.sha256 else None
+        if r.sha256 and same_as is None and imgs:
+            first[r.sha256] = (n, r.path)
+        sections.append(_file_section(n, r, imgs, same_as))
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body><h1>{escape(title)}</h1>"
         f'<p class="summary">{len(entries)} file(s): {summary}. Model {escape(model)}; {stamp}.</p>'
         "<table><tr><th>file</th><th>verdict</th><th>P(fake)</th><th>persons</th></tr>"
-        f"{rows}</table>{sections}</body></html>"
+        f"{rows}</table>{''.join(sections)}</body></html>"
     )
 
 

@@ -68,7 +68,7 @@ def build_result(
         FaceResult(
             frame_index=f.frame_index,
             time_s=f.time_s,
-            box=[float(v) for v in f.box],
+            box=[float(v) / prepared.scale for v in f.box],  # the file's own pixels
             score=f.score,
             prob=float(probs[k]),
             label=label_for(float(probs[k]), threshold),
@@ -76,7 +76,10 @@ def build_result(
         )
         for k, f in enumerate(prepared.faces)
     ]
-    result.frames = frame_results(result.faces, prepared.frames)
+    result.frames = frame_results(result.faces, prepared.frames, prepared.skipped)
+    result.faces_skipped = sum(prepared.skipped.values())
+    if result.faces_skipped:
+        result.warnings = [*result.warnings, faces_skipped_warning(prepared, options)]
     result.persons = person_results(result.faces, threshold, face_pipeline.aggregation)
     verdict = file_verdict(result.persons, threshold)
     if verdict is None:
@@ -89,3 +92,13 @@ def build_result(
     else:
         result.prob, result.label = verdict
     return result
+
+
+def faces_skipped_warning(prepared: Prepared, options: ScanOptions) -> dict[str, str]:
+    """The warning of a file whose frames held more faces than ``--max-faces``."""
+    frames = len(prepared.skipped)
+    return {
+        "reason": "faces_skipped",
+        "detail": f"{sum(prepared.skipped.values())} face(s) beyond --max-faces "
+        f"{options.max_faces} in {frames} frame(s) were not scored",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.text import Text
 
 from dfdetect.progress import progress_bar
 from dfdetect.scan.results import FileResult
+from dfdetect.terminal import printable
 
 STYLES = {"fake": "bold red", "real": "bold green"}
 
@@ -24,11 +26,16 @@ def scan_progress(console: Console) -> Progress:
 
 
 def display_path(path: str) -> str:
-    """``path`` relative to the working directory when it lies inside it."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
+    """``path`` relative to the working directory when it lies inside it, control characters
+    and undecodable bytes escaped (a file name must not drive the terminal)."""
+    with contextlib.suppress(ValueError):
+        path = str(Path(path).relative_to(Path.cwd()))
+    return printable(path)
+
+
+def _faces(result: FileResult) -> str:
+    skipped = f" (+{result.faces_skipped} not scored)" if result.faces_skipped else ""
+    return f"{len(result.faces)}{skipped}"
 
 
 def _verdict(result: FileResult) -> Text:
@@ -39,7 +46,8 @@ def _verdict(result: FileResult) -> Text:
 
 
 def results_table(results: Sequence[FileResult], max_rows: int = 200) -> Table:
-    """A table of files: verdict, P(fake), persons (each with its verdict), faces, frames."""
+    """A table of files: verdict, P(fake), persons (each with its verdict), faces (and those
+    left unscored by ``--max-faces``), frames."""
     table = Table(title="dfdetect scan", show_lines=False)
     for name, kw in (
         ("file", {"overflow": "fold"}),
@@ -56,7 +64,7 @@ def results_table(results: Sequence[FileResult], max_rows: int = 200) -> Table:
         )
         prob = "" if r.prob is None else f"{r.prob:.3f}"
         table.add_row(
-            display_path(r.path), _verdict(r), prob, persons, str(len(r.faces)), str(len(r.frames))
+            Text(display_path(r.path)), _verdict(r), prob, persons, _faces(r), str(len(r.frames))
         )
     if len(results) > max_rows:
         table.caption = f"first {max_rows} of {len(results)} files; see --out for all"
@@ -70,17 +78,26 @@ class ScanTally:
         self.files = 0
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.faces_skipped = 0
+        self.files_with_faces_skipped = 0
 
-    def add(self, status: str, label: str | None, reason: str | None) -> None:
-        """Count one file: ``label`` for scanned files, ``reason`` for failed ones."""
+    def add(
+        self, status: str, label: str | None, reason: str | None, faces_skipped: int = 0
+    ) -> None:
+        """Count one file: ``label`` for scanned files, ``reason`` for failed ones, and the
+        faces ``--max-faces`` left unscored."""
         self.files += 1
         self.counts[str(label) if status == "ok" else status] += 1
         if status == "error":
             self.reasons[reason or "?"] += 1
+        self.faces_skipped += faces_skipped
+        self.files_with_faces_skipped += faces_skipped > 0
 
     def summary(self, skipped: int = 0) -> dict[str, object]:
         """Counts as data (``--summary``): files, fake, real, no_face, failed, failure
-        reasons, and how many results came from earlier scans."""
+        reasons (``not_found`` for inputs that named no file), faces left unscored by
+        ``--max-faces`` and in how many files, and how many results came from earlier
+        scans."""
         c = self.counts
         return {
             "files": self.files,
@@ -89,6 +106,8 @@ class ScanTally:
             "no_face": c["no_face"],
             "failed": c["error"],
             "failed_by_reason": dict(sorted(self.reasons.items())),
+            "faces_skipped": self.faces_skipped,
+            "files_with_faces_skipped": self.files_with_faces_skipped,
             "from_earlier_scans": skipped,
         }
 
@@ -101,6 +120,11 @@ class ScanTally:
         )
         if s["failed_by_reason"]:
             text += " (" + ", ".join(f"{k}: {v}" for k, v in s["failed_by_reason"].items()) + ")"
+        if self.faces_skipped:
+            text += (
+                f"; {self.faces_skipped} faces not scored (--max-faces) in "
+                f"{self.files_with_faces_skipped} files"
+            )
         if skipped:
             text += f"; {skipped} from earlier scans"
         return text
@@ -109,7 +133,7 @@ class ScanTally:
 def _tally(results: Sequence[FileResult]) -> ScanTally:
     tally = ScanTally()
     for r in results:
-        tally.add(r.status, r.label, (r.error or {}).get("reason"))
+        tally.add(r.status, r.label, (r.error or {}).get("reason"), r.faces_skipped)
     return tally
 
 

@@ -15,6 +15,7 @@ CSV_COLUMNS = (
     "path", "status", "reason", "kind", "file_prob", "file_label", "threshold",
     "person", "person_prob", "person_label", "frame_index", "time_s",
     "x1", "y1", "x2", "y2", "det_score", "prob", "label", "sha256", "model", "model_key",
+    "faces_skipped",
 )  # fmt: skip
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
@@ -28,7 +29,8 @@ def export_format(path: str | Path) -> str:
 
 
 def csv_rows(result: FileResult) -> list[dict[str, object]]:
-    """One row per face (file and person columns repeated); one row for a file without faces."""
+    """One row per face (file and person columns repeated); one row for a file without faces.
+    ``faces_skipped`` is the file's count of faces left unscored by ``--max-faces``."""
     base = {
         "path": result.path,
         "status": result.status,
@@ -42,6 +44,7 @@ def csv_rows(result: FileResult) -> list[dict[str, object]]:
         "sha256": result.sha256 or "",
         "model": result.model or "",
         "model_key": result.model_key or "",
+        "faces_skipped": result.faces_skipped,
     }
     if not result.faces:
         return [base]

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dfdetect.media.limits import MAX_PIXELS
 from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
 
@@ -18,9 +19,12 @@ class ScanOptions:
     :func:`dfdetect.media.sample_frame_indices`), then with ``seek="keyframe"`` moved to
     nearby frames that are cheap to decode (:func:`dfdetect.media.keyframe_positions`;
     ``"exact"`` decodes the sampled frames themselves); every face of at least ``min_face_size``
-    pixels is scored, up to ``max_faces`` per frame (largest first). Faces are tracked into
+    pixels is scored, or with ``max_faces`` the largest that many per frame (the others are
+    counted as ``faces_skipped``). Faces are tracked into
     persons when their boxes overlap by ``track_iou`` or their centres lie within
-    ``track_distance`` box sizes. Files over ``max_file_mb`` are refused (``too_large``).
+    ``track_distance`` box sizes. Files over ``max_file_mb`` are refused (``too_large``);
+    images and frames over ``max_pixels`` are decoded reduced where the format allows (JPEG),
+    else refused (see :data:`dfdetect.media.limits.MAX_PIXELS`).
     ``workers`` threads decode and detect while the model scores ``batch_size`` crops at a
     time; ``detect_batch`` frames go through the face detector at once.
     ``file_timeout_s`` (None: no limit) bounds the decoding and face detection of one file in
@@ -36,10 +40,11 @@ class ScanOptions:
     stride: int | None = None
     seek: str = "keyframe"
     min_face_size: int = 40
-    max_faces: int = 8
+    max_faces: int | None = None
     track_iou: float = 0.3
     track_distance: float = 0.5
     max_file_mb: float = 4096.0
+    max_pixels: int = MAX_PIXELS
     batch_size: int = 32
     detect_batch: int = 8
     workers: int = 2
@@ -58,8 +63,10 @@ class ScanOptions:
             raise ValueError("sampling='stride' needs stride >= 1")
         if self.seek not in SEEK_MODES:
             raise ValueError(f"seek must be one of {SEEK_MODES}, got {self.seek!r}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
         for name in (
-            "max_faces",
+            "max_pixels",
             "batch_size",
             "detect_batch",
             "workers",
@@ -78,7 +85,7 @@ class ScanOptions:
     def result_fingerprint(self) -> dict[str, Any]:
         """The options that change a file's result (not speed knobs like workers)."""
         keys = ("frames", "sampling", "stride", "seek", "min_face_size", "max_faces", "track_iou",
-                "track_distance")  # fmt: skip
+                "track_distance", "max_pixels")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
 

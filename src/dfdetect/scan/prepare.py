@@ -18,8 +18,9 @@ import numpy as np
 
 from dfdetect.errors import Cancelled, MediaError
 from dfdetect.faces import CropPreset, Face, crop_faces
-from dfdetect.media import keyframe_positions, load_image, sample_frame_indices, sniff_media_kind
-from dfdetect.media.animation import Animation, is_animation
+from dfdetect.media import keyframe_positions, sample_frame_indices, sniff_media_kind
+from dfdetect.media.animation import Animation, is_animation, is_multipage
+from dfdetect.media.image import decode_image
 
 if TYPE_CHECKING:
     from dfdetect.media.video import VideoReader
@@ -52,6 +53,8 @@ class Prepared:
     warnings: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, str] | None = None
     target: str | None = None  # where ``path`` points when it is a symbolic link
+    scale: float = 1.0  # decoded / stored size: boxes are divided by it in the results
+    skipped: dict[int, int] = field(default_factory=dict)  # frame -> faces over max_faces
     # frames downscaled to ``ScanOptions.thumbnail_size`` (kept only when explaining)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
     thumb_scale: float = 1.0
@@ -103,15 +106,19 @@ class FacePreparer:
             if not os.access(path, os.R_OK):
                 raise MediaError(path, "unreadable", "permission denied")
             prepared.kind = sniff_media_kind(path)
+            max_pixels = self.options.max_pixels
             if prepared.kind == "image" and is_animation(path):  # a short video
                 prepared.kind = "video"
-                self._prepare_video(prepared, Animation(path), path, cancel)
+                self._prepare_video(prepared, Animation(path, max_frame_pixels=max_pixels), cancel)
+            elif prepared.kind == "image" and is_multipage(path):  # pages, scanned like frames
+                self._prepare_video(prepared, Animation(path, max_frame_pixels=max_pixels), cancel)
             elif prepared.kind == "image":
-                self._add_frames(prepared, [(0, None, load_image(path))])
+                self._prepare_still(prepared, path)
             else:
                 from dfdetect.media.video import VideoReader  # PyAV only when a video comes
 
-                self._prepare_video(prepared, VideoReader(path), path, cancel)
+                reader = VideoReader(path, max_frame_pixels=max_pixels)
+                self._prepare_video(prepared, reader, cancel)
         except (MediaError, OSError) as exc:
             prepared.error = media_error(exc)
         return prepared
@@ -126,35 +133,64 @@ class FacePreparer:
                 "detail": f"expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}",
             }
             return prepared
+        prepared.media = {"width": image.shape[1], "height": image.shape[0]}
         self._add_frames(prepared, [(0, None, image)])
         return prepared
 
+    def _prepare_still(self, prepared: Prepared, path: str | Path) -> None:
+        """A still image, decoded reduced when it is over ``max_pixels`` and can be."""
+        picture = decode_image(path, max_pixels=self.options.max_pixels)
+        (width, height), prepared.scale = picture.size, picture.scale
+        prepared.media = {"width": width, "height": height}
+        if picture.scale < 1.0:
+            decoded = picture.pixels.shape
+            prepared.warnings.append(
+                {
+                    "reason": "decoded_reduced",
+                    "detail": f"{width}x{height} decoded at {decoded[1]}x{decoded[0]} to fit "
+                    f"{self.options.max_pixels / 1e6:g} MP (--max-pixels); boxes are in the "
+                    "file's own pixels",
+                }
+            )
+        self._add_frames(prepared, [(0, None, picture.pixels)])
+
     def _prepare_video(
-        self,
-        prepared: Prepared,
-        reader: VideoReader | Animation,
-        path: str | Path,
-        cancel: threading.Event | None,
+        self, prepared: Prepared, reader: VideoReader | Animation, cancel: threading.Event | None
     ) -> None:
+        """Sampled frames of a video or animation; every page of a multi-page image up to
+        ``frames`` (a warning names the pages left out)."""
         opts = self.options
+        path = prepared.path
         with reader:
+            fps, duration = reader.fps, reader.duration
             prepared.media = {
                 "n_frames": reader.n_frames,
-                "fps": reader.fps,
-                "duration_s": reader.duration,
+                "fps": round(fps, 3) if fps else fps,  # 25.0, not 24.999999999999996
+                "duration_s": round(duration, 3) if duration else duration,
                 "width": reader.width,
                 "height": reader.height,
             }
-            wanted = np.sort(
-                sample_frame_indices(reader.n_frames, opts.frames, opts.sampling, opts.stride)
-            )
-            if opts.seek == "keyframe":
-                wanted = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
+            if getattr(reader, "paged", False):
+                wanted = np.arange(min(reader.n_frames, opts.frames))
+                if reader.n_frames > opts.frames:
+                    prepared.warnings.append(
+                        {
+                            "reason": "pages_skipped",
+                            "detail": f"scanned the first {opts.frames} of "
+                            f"{reader.n_frames} pages (--frames)",
+                        }
+                    )
+            else:
+                wanted = np.sort(
+                    sample_frame_indices(reader.n_frames, opts.frames, opts.sampling, opts.stride)
+                )
+                if opts.seek == "keyframe":
+                    wanted = keyframe_positions(wanted, reader.keyframes, reader.n_frames)
             batch: list[tuple[int, float | None, np.ndarray]] = []
             for index, time_s, frame in reader.read(wanted.tolist()):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"{path}: cancelled after {len(prepared.frames)} frames")
-                batch.append((int(index), float(time_s), frame))
+                batch.append((int(index), None if time_s is None else float(time_s), frame))
                 if len(batch) >= opts.detect_batch:
                     self._add_frames(prepared, batch)
                     batch = []
@@ -180,15 +216,16 @@ class FacePreparer:
     def _add_frames(
         self, prepared: Prepared, batch: list[tuple[int, float | None, np.ndarray]]
     ) -> None:
-        """Detect faces in a batch of frames, align the largest ``max_faces`` of each that are at
-        least ``min_face_size`` pixels (faces with unusable landmarks become warnings)."""
+        """Detect faces in a batch of frames and align those of at least ``min_face_size``
+        pixels, every one or the largest ``max_faces`` (the others counted per frame in
+        ``prepared.skipped``); faces with unusable landmarks become warnings."""
         opts = self.options
-        if prepared.kind == "image":
-            height, width = batch[0][2].shape[:2]
-            prepared.media = {"width": width, "height": height}
 
         def bad_landmarks(_image: int, _face: Face, exc: ValueError) -> None:
             prepared.warnings.append({"reason": "bad_landmarks", "detail": str(exc)})
+
+        def capped(image: int, left_out: int) -> None:
+            prepared.skipped[batch[image][0]] = left_out
 
         crops = crop_faces(
             [frame for _, _, frame in batch],
@@ -198,6 +235,7 @@ class FacePreparer:
             min_size=opts.min_face_size,
             max_faces=opts.max_faces,
             on_unaligned=bad_landmarks,
+            on_capped=capped,
         )
         for (index, time_s, frame), found in zip(batch, crops, strict=True):
             prepared.frames.append((index, time_s))

@@ -10,6 +10,9 @@ import numpy as np
 STATUS_OK = "ok"
 STATUS_NO_FACE = "no_face"
 STATUS_ERROR = "error"
+NOT_FOUND = "not_found"  # the reason of an input that named no file
+# bumped when results gain or change fields: results stored by earlier versions are rescanned
+RESULT_VERSION = 2
 
 
 def label_for(prob: float, threshold: float) -> str:
@@ -47,12 +50,14 @@ class FaceResult:
 
 @dataclass
 class FrameResult:
-    """One sampled frame: how many faces, and the highest fake probability among them."""
+    """One sampled frame: how many faces were scored, the highest fake probability among them,
+    and how many faces over ``--max-faces`` were left unscored."""
 
     index: int
     time_s: float | None
     n_faces: int
     prob: float | None
+    faces_skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +65,7 @@ class FrameResult:
             "time_s": self.time_s,
             "n_faces": self.n_faces,
             "prob": self.prob,
+            "faces_skipped": self.faces_skipped,
         }
 
     @classmethod
@@ -103,9 +109,11 @@ class FileResult:
 
     ``status`` is ``"ok"`` (scored), ``"no_face"`` (readable, no face found) or ``"error"``
     (``error`` holds ``{"reason", "detail"}`` with a :class:`~dfdetect.errors.MediaError`
-    reason). ``prob`` is the maximum over persons of their mean probability, so a file is
-    fake when any person is. ``warnings`` hold non-fatal problems (e.g. frames that did not
-    decode). ``target`` is where ``path`` points when it is a symbolic link.
+    reason, or ``not_found`` for an input that named no file). ``prob`` is the maximum over
+    persons of their mean probability, so a file is fake when any person is. ``warnings``
+    hold non-fatal problems (e.g. frames that did not decode). ``faces_skipped`` counts the
+    detected faces left unscored by ``--max-faces`` (0 without a cap).
+    ``target`` is where ``path`` points when it is a symbolic link.
     ``face_pipeline`` records how the faces were detected and cut.
     """
 
@@ -120,6 +128,7 @@ class FileResult:
     frames: list[FrameResult] = field(default_factory=list)
     error: dict[str, str] | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
+    faces_skipped: int = 0
     media: dict[str, Any] = field(default_factory=dict)
     sha256: str | None = None
     model: str | None = None
@@ -132,6 +141,11 @@ class FileResult:
     @property
     def failed(self) -> bool:
         return self.status == STATUS_ERROR
+
+    @classmethod
+    def not_found(cls, entry: str, detail: str = "no such file or no match") -> FileResult:
+        """The result of an input (path, glob, ``@LIST`` entry) that named no file."""
+        return cls(path=entry, status=STATUS_ERROR, error={"reason": NOT_FOUND, "detail": detail})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (no images)."""
@@ -147,6 +161,7 @@ class FileResult:
             "frames": [f.to_dict() for f in self.frames],
             "error": self.error,
             "warnings": list(self.warnings),
+            "faces_skipped": self.faces_skipped,
             "media": dict(self.media),
             "sha256": self.sha256,
             "model": self.model,
@@ -171,6 +186,7 @@ class FileResult:
             frames=[FrameResult.from_dict(f) for f in d.get("frames", [])],
             error=d.get("error"),
             warnings=list(d.get("warnings", [])),
+            faces_skipped=d.get("faces_skipped", 0),
             media=dict(d.get("media", {})),
             sha256=d.get("sha256"),
             model=d.get("model"),

@@ -4,7 +4,7 @@ file in SQLite (re-runs skip finished files) and handed on as each file finishes
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,12 @@ from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces.pipeline import FacePipeline
 from dfdetect.scan.options import ScanOptions, stable_hash
 from dfdetect.scan.pipeline import ScanPipeline
-from dfdetect.scan.results import FileResult
+from dfdetect.scan.results import RESULT_VERSION, FileResult
 from dfdetect.scan.store import ResultStore, content_key
 from dfdetect.scan.visuals import encode_visuals
-from dfdetect.scan.walk import symlink_target
+from dfdetect.scan.walk import symlink_target, why_missing
+
+STEM_BYTES = 100  # of a file's name in --heatmaps folder names (file systems allow 255)
 
 
 def model_key(
@@ -31,6 +33,7 @@ def model_key(
         **identity,
         "options": options.result_fingerprint(),
         "face_pipeline": face_pipeline,
+        "results": RESULT_VERSION,
     }
     return f"{name}@{stable_hash(fingerprint)}"
 
@@ -81,13 +84,15 @@ class ScanSession:
         self,
         files: list[Path],
         *,
+        missing: Sequence[str] = (),
         rescan: bool = False,
         console: Console | None = None,
         on_result: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
         """Scan ``files`` (stored results reused unless ``rescan``); every result is committed
-        as soon as its file is finished and handed to ``on_result`` (completion order; results
-        reused from earlier scans first). Returns the results in ``files`` order."""
+        as soon as its file is finished and handed to ``on_result`` (completion order; the
+        ``not_found`` results of the ``missing`` inputs first, then results reused from earlier
+        scans). Returns those of ``missing``, then the others in ``files`` order."""
         from dfdetect.scan.console import scan_progress
 
         paths = [os.path.abspath(f) for f in files]  # as named: a symlink keeps its own name
@@ -99,6 +104,10 @@ class ScanSession:
         todo: list[str] = []
         same: dict[str, list[str]] = {}  # sha256 -> the paths holding it, scanned one first
         emit = on_result or (lambda _result: None)
+        lost = [FileResult.not_found(entry, why_missing(entry)) for entry in missing]
+        for result in lost:
+            result.model, result.model_key = self.model, self.key
+            emit(result)
         try:
             for path in paths:
                 self._hashes[path] = sha = content_key(path, self.pipeline.options.max_file_mb)
@@ -139,15 +148,19 @@ class ScanSession:
                 found = next(self.store.results_for([path], self.key), None)
                 if found is not None:
                     emit(found[0])
-        return [r for r, _ in self.store.results_for(paths, self.key)]
+        return lost + [r for r, _ in self.store.results_for(paths, self.key)]
 
     def visuals(self, result: FileResult) -> dict[str, bytes]:
         """The report images stored with ``result`` (a result of :meth:`run`), by name."""
         return self.store.visuals(self._hashes[result.path], self.key)
 
     def image_stem(self, result: FileResult) -> str:
-        """A file-name stem for ``result`` that two files of the same name never share."""
-        return f"{Path(result.path).stem}-{self._hashes[result.path][:8]}"
+        """A file-name stem for ``result`` that two files of the same name never share, short
+        enough for any file system (the name cut to ``STEM_BYTES``, then the content hash)."""
+        stem = Path(result.path).stem
+        while len(os.fsencode(stem)) > STEM_BYTES:
+            stem = stem[:-1]
+        return f"{stem}-{self._hashes[result.path][:8]}"
 
 
 def _relabel(result: FileResult, path: str) -> FileResult:

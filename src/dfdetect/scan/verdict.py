@@ -11,14 +11,20 @@ from dfdetect.scan.results import FaceResult, FrameResult, PersonResult, label_f
 
 
 def frame_results(
-    faces: list[FaceResult], frames: list[tuple[int, float | None]]
+    faces: list[FaceResult],
+    frames: list[tuple[int, float | None]],
+    skipped: dict[int, int] | None = None,
 ) -> list[FrameResult]:
-    """One row per sampled ``(index, time_s)`` frame, faceless frames included."""
+    """One row per sampled ``(index, time_s)`` frame, faceless frames included, with the
+    faces left unscored in each (``skipped``: frame index -> count)."""
     by_frame: dict[int, list[float]] = defaultdict(list)
     for f in faces:
         by_frame[f.frame_index].append(f.prob)
+    skipped = skipped or {}
     return [
-        FrameResult(i, t, len(by_frame[i]), max(by_frame[i]) if by_frame[i] else None)
+        FrameResult(
+            i, t, len(by_frame[i]), max(by_frame[i]) if by_frame[i] else None, skipped.get(i, 0)
+        )
         for i, t in frames
     ]
 

@@ -34,7 +34,10 @@ def build_visuals(
         frame_index = result.faces[best].frame_index
     else:
         frame_index = next(iter(prepared.thumbnails))
-    thumb = draw_faces(prepared.thumbnails[frame_index], result, frame_index, scale)
+    # result boxes are in the file's pixels; the thumbnail is of the decoded frame
+    thumb = draw_faces(
+        prepared.thumbnails[frame_index], result, frame_index, scale * prepared.scale
+    )
     visuals = Visuals(thumbnail=thumb)
     top: dict[int, int] = {}
     for k, face in enumerate(result.faces):
@@ -55,26 +58,59 @@ def build_visuals(
 
 
 def draw_faces(frame: np.ndarray, result: FileResult, frame_index: int, scale: float) -> np.ndarray:
-    """A copy of ``frame`` with that frame's faces boxed in their verdict colour, labelled
-    with person id and probability."""
+    """A copy of ``frame`` with that frame's faces boxed in their verdict colour (result boxes
+    times ``scale``), labelled with person id and probability where a label fits without
+    covering another (the most suspicious faces are labelled first)."""
     out = frame.copy()
     thickness = max(2, round(max(out.shape[:2]) / 400))
     font_scale = 0.35 * thickness
-    for face in result.faces:
-        if face.frame_index != frame_index:
-            continue
-        x1, y1, x2, y2 = (round(v * scale) for v in face.box)
-        colour = label_colour(face.label)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-        text = f"P{face.person} {face.prob:.2f}"
+    faces = sorted((f for f in result.faces if f.frame_index == frame_index), key=lambda f: -f.prob)
+    boxes = [tuple(round(v * scale) for v in face.box) for face in faces]
+    texts = [f"P{face.person} {face.prob:.2f}" for face in faces]
+    sizes = []
+    for text in texts:
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        top = max(0, y1 - th - base - 2)
-        cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
+        sizes.append((tw + 4, th + base + 2))
+    for face, (x1, y1, x2, y2) in zip(faces, boxes, strict=True):
+        cv2.rectangle(out, (x1, y1), (x2, y2), label_colour(face.label), thickness)
+    for face, text, spot in zip(faces, texts, label_spots(boxes, sizes, out.shape), strict=True):
+        if spot is None:
+            continue
+        lx1, ly1, lx2, ly2 = spot
+        cv2.rectangle(out, (lx1, ly1), (lx2, ly2), label_colour(face.label), -1)
         cv2.putText(
-            out, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+            out, text, (lx1 + 2, ly2 - 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
             (255, 255, 255), 1, cv2.LINE_AA,
         )  # fmt: skip
     return out
+
+
+def label_spots(
+    boxes: list[tuple[int, ...]], sizes: list[tuple[int, int]], shape: tuple[int, ...]
+) -> list[tuple[int, int, int, int] | None]:
+    """Where each box's label (``sizes``: width, height) goes, in order: above the box, below
+    it or inside its top, the first that overlaps no label placed before; None when none
+    fits (in crowds: the box stays, unlabelled)."""
+    height, width = shape[:2]
+    placed: list[tuple[int, int, int, int]] = []
+    spots: list[tuple[int, int, int, int] | None] = []
+    for (x1, y1, _x2, y2), (w, h) in zip(boxes, sizes, strict=True):
+        left = min(max(0, x1), max(0, width - w))
+        spot = None
+        for top in (y1 - h, y2, y1):
+            top = min(max(0, top), max(0, height - h))
+            rect = (left, top, left + w, top + h)
+            if not any(_overlap(rect, other) for other in placed):
+                spot = rect
+                break
+        if spot is not None:
+            placed.append(spot)
+        spots.append(spot)
+    return spots
+
+
+def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def encode_visuals(visuals: Visuals | None) -> dict[str, bytes]:

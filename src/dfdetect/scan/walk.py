@@ -76,6 +76,17 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list
     return files, missing
 
 
+def why_missing(entry: str) -> str:
+    """The ``not_found`` detail of an input ``entry`` that named no file."""
+    if entry.startswith(LIST_PREFIX):
+        return "the file list cannot be read"
+    if "://" in entry:
+        return "nothing at this URL"
+    if GLOB_CHARS & set(entry):
+        return "no file matches the pattern"
+    return "no such file or folder"
+
+
 def _walk(folder: Path) -> list[Path]:
     """Entries under ``folder`` that are not folders, recursively, sorted, skipping hidden
     entries and never following symlinked folders."""

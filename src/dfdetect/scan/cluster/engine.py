@@ -8,9 +8,11 @@ import functools
 import json
 import logging
 import math
+import os
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +45,8 @@ from dfdetect.scan.cluster.stages import (
 )
 from dfdetect.scan.console import ScanTally
 from dfdetect.scan.options import ScanOptions
-from dfdetect.scan.results import FileResult
+from dfdetect.scan.results import NOT_FOUND, STATUS_ERROR, FileResult
+from dfdetect.scan.walk import why_missing
 
 ASSEMBLE_CPUS = 0.25  # tracking and verdicts: light work beside the prepare tasks
 
@@ -77,6 +80,7 @@ def scan_on_ray(
     sources: list[str],
     out: str | Path,
     *,
+    missing: Sequence[str] = (),
     model: str,
     options: ScanOptions,
     cluster: ClusterOptions,
@@ -87,7 +91,9 @@ def scan_on_ray(
     scrfd_model: str | None = None,
 ) -> ClusterReport:
     """Scan ``sources`` (local paths or URLs) on Ray into ``out`` (``.parquet`` folder,
-    ``.jsonl`` or ``.csv``), skipping files ``out`` already holds a result for.
+    ``.jsonl`` or ``.csv``), skipping files ``out`` already holds a result for; each of the
+    ``missing`` inputs (named no file) gets a ``not_found`` result (once: a re-run that finds
+    it in ``out`` counts it again without writing it twice).
 
     Joins the Ray of ``cluster.address`` (or the one this process already joined), else
     starts a local one for the scan. Faces are cut as the model's face pipeline says
@@ -102,7 +108,7 @@ def scan_on_ray(
     out = Path(out)
     fmt = out_format(out)
     started = time.perf_counter()
-    report = ClusterReport(total=len(sources))
+    report = ClusterReport(total=len(sources) + len(missing))
     try:
         own_ray = _join_ray(cluster.address)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -124,9 +130,11 @@ def scan_on_ray(
                 done = _unchanged(sources, finished, options, cluster)
                 for source in done:
                     f = finished[source]
-                    report.tally.add(f.status, f.label, f.reason)
+                    report.tally.add(f.status, f.label, f.reason, f.faces_skipped)
                 report.skipped = len(done)
                 progress.advance(task, len(done))
+                _write_missing(missing, finished, facts["key"], model, writer, report, keep_first)
+                progress.advance(task, len(missing))
                 todo = [s for s in sources if s not in done]
                 if todo:
                     dataset = _dataset(todo, model, device, options, cluster, facts)
@@ -146,8 +154,30 @@ def scan_on_ray(
     return report
 
 
+def _write_missing(missing, finished, key, model, writer, report, keep_first) -> None:
+    """The ``not_found`` results of inputs that named no file, written unless ``out`` holds
+    them from an earlier run; all of them counted."""
+    fresh = []
+    for entry in missing:
+        report.tally.add(STATUS_ERROR, None, NOT_FOUND)
+        if (earlier := finished.get(entry)) is not None and earlier.reason == NOT_FOUND:
+            report.skipped += 1
+            continue
+        result = FileResult.not_found(entry, why_missing(entry))
+        result.model, result.model_key = model, key
+        fresh.append(json.dumps(result.to_dict()))
+        if len(report.first) < keep_first:
+            report.first.append(result)
+    if fresh:
+        writer.write(fresh)
+        report.written += len(fresh)
+
+
 def _join_ray(address: str | None) -> bool:
-    """Connect to Ray unless this process already is; True when we started it here."""
+    """Connect to Ray unless this process already is; True when we started it here. Worker
+    lines Ray forwards keep their colour codes for a terminal only."""
+    if not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # read by Ray as it prints each line
     if ray.is_initialized():
         return False
     local = address is None
@@ -281,7 +311,7 @@ def _drain(dataset, writer: ResultWriter, report: ClusterReport, keep_first: int
             if row["source"] in seen:  # a retried task's output that already arrived
                 continue
             seen.add(row["source"])
-            report.tally.add(row["status"], row["label"], row["reason"])
+            report.tally.add(row["status"], row["label"], row["reason"], row["faces_skipped"])
             results.append(row["result"])
             if len(report.first) < keep_first:
                 report.first.append(FileResult.from_dict(json.loads(row["result"])))

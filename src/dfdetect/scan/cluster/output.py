@@ -68,10 +68,11 @@ def parquet_schema():
             ]))),
             ("frames", pa.list_(pa.struct([
                 ("index", pa.int64()), ("time_s", pa.float64()),
-                ("n_faces", pa.int64()), ("prob", pa.float64()),
+                ("n_faces", pa.int64()), ("prob", pa.float64()), ("faces_skipped", pa.int64()),
             ]))),
             ("error", reason),
             ("warnings", pa.list_(reason)),
+            ("faces_skipped", pa.int64()),
             ("media", pa.struct([
                 ("n_frames", pa.int64()), ("fps", pa.float64()), ("duration_s", pa.float64()),
                 ("width", pa.int64()), ("height", pa.int64()),
@@ -88,11 +89,12 @@ def parquet_schema():
 class Finished:
     """What an earlier run wrote for one path: enough to skip it and to count it."""
 
-    sha256: str
+    sha256: str | None
     model_key: str
     status: str
     label: str | None
     reason: str | None
+    faces_skipped: int = 0
 
 
 def read_finished(out: Path, fmt: str) -> dict[str, Finished]:
@@ -108,14 +110,14 @@ def read_finished(out: Path, fmt: str) -> dict[str, Finished]:
             return {
                 d["path"]: Finished(
                     d["sha256"], d.get("model_key") or "", d["status"], d.get("label"),
-                    (d.get("error") or {}).get("reason"),
+                    (d.get("error") or {}).get("reason"), d.get("faces_skipped") or 0,
                 )
                 for d in rows
             }  # fmt: skip
         return {
             r["path"]: Finished(
                 r["sha256"], r["model_key"], r["status"], r["file_label"] or None,
-                r["reason"] or None,
+                r["reason"] or None, int(r.get("faces_skipped") or 0),
             )
             for r in csv.DictReader(lines)
         }  # fmt: skip
@@ -124,11 +126,15 @@ def read_finished(out: Path, fmt: str) -> dict[str, Finished]:
 def _parquet_finished(out: Path) -> Iterator[tuple[str, Finished]]:
     import pyarrow.parquet as pq
 
-    columns = ["path", "sha256", "model_key", "status", "label", "error"]
+    columns = ["path", "sha256", "model_key", "status", "label", "error", "faces_skipped"]
     for part in sorted(out.glob(PART_GLOB)):
-        for r in pq.read_table(part, columns=columns).to_pylist():
+        names = pq.read_schema(part).names  # parts of earlier versions lack newer columns
+        for r in pq.read_table(part, columns=[c for c in columns if c in names]).to_pylist():
             reason = (r["error"] or {}).get("reason")
-            yield r["path"], Finished(r["sha256"], r["model_key"], r["status"], r["label"], reason)
+            yield r["path"], Finished(
+                r["sha256"], r["model_key"], r["status"], r["label"], reason,
+                r.get("faces_skipped") or 0,
+            )  # fmt: skip
 
 
 class ResultWriter:

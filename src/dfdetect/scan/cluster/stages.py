@@ -45,6 +45,7 @@ RESULT_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("label", pa.string()),
         ("reason", pa.string()),
+        ("faces_skipped", pa.int64()),
         ("result", pa.string()),
     ]
 )
@@ -71,6 +72,8 @@ def prepared_to_row(prepared: Prepared) -> tuple[str, bytes]:
         "media": prepared.media,
         "warnings": prepared.warnings,
         "error": prepared.error,
+        "scale": prepared.scale,
+        "skipped": [[i, n] for i, n in prepared.skipped.items()],
     }
     crops = b"".join(np.ascontiguousarray(f.crop, np.uint8).tobytes() for f in prepared.faces)
     return json.dumps(meta), crops
@@ -106,6 +109,8 @@ def row_to_prepared(meta: str, crops: bytes | None = None) -> Prepared:
         media=d["media"],
         warnings=d["warnings"],
         error=d["error"],
+        scale=d["scale"],
+        skipped={int(i): int(n) for i, n in d["skipped"]},
     )
 
 
@@ -221,6 +226,7 @@ def assemble_files(
                 "status": result.status,
                 "label": result.label,
                 "reason": (result.error or {}).get("reason"),
+                "faces_skipped": result.faces_skipped,
                 "result": json.dumps(result.to_dict()),
             }
         )
