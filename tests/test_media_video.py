@@ -150,6 +150,16 @@ def test_truncated_mp4(videos, tmp_path: Path) -> None:
     assert info.value.reason == "truncated"
 
 
+def test_damaged_mp4_is_corrupt_not_truncated(videos, tmp_path: Path) -> None:
+    data = bytearray(videos["cfr"].read_bytes())
+    second = int.from_bytes(data[:4], "big")  # the box after ftyp
+    data[second : second + 8] = b"\x7f\xff\xff\xff\x01\x02\x03\x04"  # a size past the end
+    (tmp_path / "bad.mp4").write_bytes(bytes(data))
+    with pytest.raises(MediaError) as info:
+        VideoReader(tmp_path / "bad.mp4")
+    assert info.value.reason == "corrupt"
+
+
 def test_truncated_faststart_mp4_keeps_what_is_there(tmp_path: Path) -> None:
     frames = (coded_frame(i) for i in range(100))
     options = {"movflags": "faststart"}  # the index (moov) first

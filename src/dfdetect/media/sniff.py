@@ -128,9 +128,16 @@ def sniff_audio(head: bytes) -> bool:
     return len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MPEG audio frame
 
 
+def _box_type(code: bytes) -> bool:
+    """Whether ``code`` can be an ISO box type: four printable ASCII characters (or the ©
+    that QuickTime's metadata boxes start with)."""
+    return len(code) == 4 and all(0x20 <= c <= 0x7E or c == 0xA9 for c in code)
+
+
 def iso_media_truncated(path: str | Path) -> bool:
     """True when an ISO base media file (MP4, MOV) ends inside one of its top-level boxes,
-    the mark of an interrupted download or recording. False for other formats."""
+    the mark of an interrupted download or recording. False for other formats, and for a file
+    whose box headers are damaged (garbage is corrupt, not cut short)."""
     path = Path(path)
     size = path.stat().st_size
     offset = 0
@@ -139,7 +146,7 @@ def iso_media_truncated(path: str | Path) -> bool:
             fh.seek(offset)
             header = fh.read(16)
             box_size = int.from_bytes(header[:4], "big")
-            if offset == 0 and header[4:8] != b"ftyp":
+            if (offset == 0 and header[4:8] != b"ftyp") or not _box_type(header[4:8]):
                 return False
             if box_size == 1 and len(header) >= 16:  # 64-bit size follows the type
                 box_size = int.from_bytes(header[8:16], "big")
