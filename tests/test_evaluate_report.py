@@ -10,7 +10,7 @@ import pytest
 
 from dfdetect.evaluate.metrics import binary_metrics
 from dfdetect.evaluate.plots import write_plots
-from dfdetect.evaluate.report import evaluate_frames, video_table
+from dfdetect.evaluate.summary import evaluate_frames, video_table
 from dfdetect.evaluate.tables import write_tables
 
 

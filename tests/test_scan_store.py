@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from dfdetect.scan.export import export_format, write_results
 from dfdetect.scan.results import FaceResult, FileResult, PersonResult
 from dfdetect.scan.store import ResultStore, file_sha256
 from dfdetect.scan.walk import expand_inputs
+from dfdetect.scan.writers import export_format, write_results
 
 
 def _video_result(path: str) -> FileResult:

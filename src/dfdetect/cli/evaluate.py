@@ -1,6 +1,6 @@
 """``dfdetect evaluate --model M --data D1 D2 ... --out DIR``: cross-dataset evaluation.
 
-Each ``--data`` is ``NAME=ROOT[@SPLIT]`` (adapter name, crop-tree folder, optional split) or a
+Each ``--data`` is ``NAME=ROOT[@SPLIT]`` (layout name, crop-tree folder, optional split) or a
 bare ROOT (generic ``real``/``fake`` folder layout). Writes predictions, metrics (JSON, CSV),
 the cross-dataset and per-source Markdown tables and ROC/PR/score plots.
 """
@@ -37,7 +37,7 @@ def add_data_arguments(
         required=True,
         nargs="+",
         metavar="NAME=ROOT[@SPLIT]",
-        help="datasets: adapter name = crop-tree folder (e.g. cdfv2=/data/crops/CDFv2@test)",
+        help="datasets: layout name = crop-tree folder (e.g. cdfv2=/data/crops/CDFv2@test)",
     )
     parser.add_argument(
         "--split",
@@ -83,7 +83,7 @@ def load_detector(args: argparse.Namespace, model: str | None = None, runtime: s
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:
-    """``--data`` values as adapter entries (``--split`` fills the ones without @SPLIT); an
+    """``--data`` values as layout entries (``--split`` fills the ones without @SPLIT); an
     empty root raises DatasetError (exit 2)."""
     from dfdetect.data.specs import parse_data_arg
 

@@ -197,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from dfdetect.errors import DfdetectError
-    from dfdetect.scan.export import ResultWriter, export_format
     from dfdetect.scan.walk import expand_inputs
+    from dfdetect.scan.writers import ResultWriter, export_format
 
     err = Console(stderr=True)
     if args.engine == "ray":

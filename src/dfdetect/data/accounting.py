@@ -29,7 +29,7 @@ class Accounting:
     ``video_unreadable`` and ``no_face`` for source videos) and scored; crops (``frames``, at
     most the frames asked per video) scored and unreadable.
 
-    :meth:`DatasetAdapter.load <dfdetect.data.adapters.base.DatasetAdapter.load>` builds it
+    :meth:`DatasetLayout.load <dfdetect.data.layouts.base.DatasetLayout.load>` builds it
     when it lists the dataset; :meth:`after_reading` adds what loading the crops found.
     """
 

@@ -1,4 +1,4 @@
-"""The unit every adapter produces: one labelled face crop, grouped by dataset, source and video."""
+"""The unit every layout produces: one labelled face crop, grouped by dataset, source and video."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
 
 
 class DatasetError(DfdetectError):
-    """A dataset's layout, label files or options do not match what its adapter expects."""
+    """A dataset's layout, label files or options do not match what its layout expects."""
 
 
 @dataclass(frozen=True)

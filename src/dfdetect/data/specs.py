@@ -1,5 +1,5 @@
 """Datasets named in configs and on command lines: ``{dataset, root, split, ...}`` entries or
-``NAME=ROOT[@SPLIT]`` strings, loaded through the adapters."""
+``NAME=ROOT[@SPLIT]`` strings, loaded through the layouts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dfdetect.data.accounting import Accounting
-from dfdetect.data.adapters import create_dataset
+from dfdetect.data.layouts import create_dataset
 from dfdetect.data.samples import DatasetError, FrameSample
 from dfdetect.data.sampling import frames_per_video
 
@@ -52,7 +52,7 @@ def expand_root(root: str | os.PathLike) -> Path:
 def open_entry(
     entry: Mapping[str, Any], frames: int | None = None, mode: str = "even"
 ) -> tuple[list[FrameSample], Accounting]:
-    """The samples of one ``{dataset, root, split, <adapter options>}`` entry, at most
+    """The samples of one ``{dataset, root, split, <layout options>}`` entry, at most
     ``frames`` per video (chosen by ``mode``), and the :class:`Accounting` of its videos."""
     options = dict(entry)
     name = options.pop("dataset", "folder")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dfdetect.evaluate.metrics import binary_metrics, roc_counts, undefined_reason
-from dfdetect.evaluate.report import video_table
+from dfdetect.evaluate.summary import video_table
 from dfdetect.evaluate.tables import TITLES
 
 

@@ -16,8 +16,8 @@ from dfdetect.data.samples import FrameSample
 from dfdetect.data.specs import open_entry
 from dfdetect.errors import DfdetectError
 from dfdetect.evaluate.plots import write_plots
-from dfdetect.evaluate.report import evaluate_frames, frame_table, video_table
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
+from dfdetect.evaluate.summary import evaluate_frames, frame_table, video_table
 from dfdetect.evaluate.tables import write_tables
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dfdetect.data.accounting import Accounting, accounting_markdown, accounting_rows
 from dfdetect.evaluate.metrics import METRICS, TWO_CLASS
-from dfdetect.evaluate.report import LEVELS
+from dfdetect.evaluate.summary import LEVELS
 
 TITLES = {
     "auroc": "AUROC",

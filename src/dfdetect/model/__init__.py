@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 DEFAULT_MODEL = "yermandy/GenD_CLIP_L_14"
 
 if TYPE_CHECKING:
-    from dfdetect.model.adapters import apply_layernorm_tuning, apply_lora
     from dfdetect.model.backbones import Backbone, create_backbone
     from dfdetect.model.config import DetectorConfig, LoraOptions, PreprocessConfig
     from dfdetect.model.detector import Detector
+    from dfdetect.model.tuning import apply_layernorm_tuning, apply_lora
 
 _LAZY = {
     "Detector": "dfdetect.model.detector",
@@ -22,8 +22,8 @@ _LAZY = {
     "LoraOptions": "dfdetect.model.config",
     "Backbone": "dfdetect.model.backbones",
     "create_backbone": "dfdetect.model.backbones",
-    "apply_layernorm_tuning": "dfdetect.model.adapters",
-    "apply_lora": "dfdetect.model.adapters",
+    "apply_layernorm_tuning": "dfdetect.model.tuning",
+    "apply_lora": "dfdetect.model.tuning",
 }
 
 __all__ = [

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from dfdetect.errors import ModelNotFoundError
-from dfdetect.model.adapters import apply_layernorm_tuning, apply_lora, set_trainable
 from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
 from dfdetect.model.checkpoint import TOWER_PREFIX, Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
@@ -28,6 +27,7 @@ from dfdetect.model.device import resolve_device, resolve_dtype
 from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities, predict_batches
 from dfdetect.model.preprocess import preprocess_faces
 from dfdetect.model.registry import TINY_RANDOM
+from dfdetect.model.tuning import apply_layernorm_tuning, apply_lora, set_trainable
 
 TINY_RANDOM_WARNING = (
     "tiny-random is a tiny randomly initialised model for smoke tests: its scores mean nothing"

@@ -1,9 +1,9 @@
 """The frames stage: source frames perturbed (or source videos re-encoded) before face
 detection, then detected, aligned and saved as one crop tree per cell, as extraction would.
 
-It needs a dataset whose adapter lists raw videos (``DatasetAdapter.raw_videos``): the generic
+It needs a dataset whose layout lists raw videos (``DatasetLayout.raw_videos``): the generic
 folder layout ``root/<source>/*.mp4`` (``real``/``fake`` or a labels.json) and the raw
-FaceForensics++/DFD, Celeb-DF, DFDC... trees. Labels and splits come from the adapter.
+FaceForensics++/DFD, Celeb-DF, DFDC... trees. Labels and splits come from the layout.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from dfdetect.data.adapters import create_dataset
+from dfdetect.data.layouts import create_dataset
 from dfdetect.data.samples import DatasetError, FrameSample, video_key
 from dfdetect.data.specs import expand_root
 from dfdetect.errors import MediaError
@@ -51,19 +51,19 @@ def source_videos(entry: Mapping[str, Any]) -> list[SourceVideo]:
     """The raw videos of a ``{dataset, root, split, ...}`` entry, in the requested split."""
     options = dict(entry)
     name = options.pop("dataset", "folder")
-    adapter = create_dataset(name, expand_root(options.pop("root")), **options)
-    if not adapter.is_raw():
+    layout = create_dataset(name, expand_root(options.pop("root")), **options)
+    if not layout.is_raw():
         raise DatasetError(
-            f"{adapter.root}: --stage frames needs the source videos (e.g. <root>/real/*.mp4, "
+            f"{layout.root}: --stage frames needs the source videos (e.g. <root>/real/*.mp4, "
             "or a raw FF++ tree), and this folder holds extracted crops: use --stage crops"
         )
     out = []
-    for raw in adapter.raw_videos():
-        info = adapter.describe(raw.source, raw.video)
-        if adapter.split is None or info.split == adapter.split:
-            out.append(SourceVideo(adapter.dataset, raw.source, raw.video, info.label, raw.path))
+    for raw in layout.raw_videos():
+        info = layout.describe(raw.source, raw.video)
+        if layout.split is None or info.split == layout.split:
+            out.append(SourceVideo(layout.dataset, raw.source, raw.video, info.label, raw.path))
     if not out:
-        raise DatasetError(f"{adapter.root}: no source videos in split {adapter.split!r}")
+        raise DatasetError(f"{layout.root}: no source videos in split {layout.split!r}")
     return out
 
 

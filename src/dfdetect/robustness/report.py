@@ -13,7 +13,7 @@ import pandas as pd
 
 from dfdetect.data.accounting import Accounting, accounting_markdown, accounting_rows
 from dfdetect.evaluate.metrics import METRICS
-from dfdetect.evaluate.report import LEVELS
+from dfdetect.evaluate.summary import LEVELS
 from dfdetect.evaluate.tables import TITLES, metric_cell
 from dfdetect.robustness.perturbations import PERTURBATIONS
 

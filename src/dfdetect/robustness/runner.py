@@ -14,9 +14,9 @@ import pandas as pd
 
 from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import DatasetError, FrameSample
-from dfdetect.evaluate.report import frame_table, level_metrics
 from dfdetect.evaluate.runner import distinct_name, entry_samples
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
+from dfdetect.evaluate.summary import frame_table, level_metrics
 from dfdetect.faces.presets import CropPreset
 from dfdetect.media import load_image
 from dfdetect.progress import progress_bar

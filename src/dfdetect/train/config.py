@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "face_crop": "auto",  # auto: the preset recorded by dfdetect extract (else gend)
     },
     "data": {
-        "train": [],  # [{dataset: ff++, root: DIR, split: train, <adapter options>}]
+        "train": [],  # [{dataset: ff++, root: DIR, split: train, <layout options>}]
         "val": [],
         "frames_per_video": 32,
         "val_frames_per_video": 8,

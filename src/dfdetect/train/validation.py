@@ -8,8 +8,8 @@ import numpy as np
 
 from dfdetect.data.samples import FrameSample
 from dfdetect.evaluate.metrics import binary_metrics
-from dfdetect.evaluate.report import frame_table, video_table
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
+from dfdetect.evaluate.summary import frame_table, video_table
 
 
 def validate(

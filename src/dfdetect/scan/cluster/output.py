@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dfdetect.errors import DfdetectError
-from dfdetect.scan.export import CSV_COLUMNS, FORMATS, csv_rows
 from dfdetect.scan.results import FileResult
+from dfdetect.scan.writers import CSV_COLUMNS, FORMATS, csv_rows
 
 OUT_FORMATS = {**FORMATS, ".parquet": "parquet"}
 PART_GLOB = "part-*.parquet"

@@ -6,14 +6,14 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from dfdetect.data.adapters.base import DatasetAdapter, VideoInfo, unknown_source
+from dfdetect.data.layouts.base import DatasetLayout, VideoInfo, unknown_source
 from dfdetect.data.samples import FAKE, REAL, DatasetError, parse_label
 
 LABEL_NAMES = {"real": REAL, "fake": FAKE, "0": REAL, "1": FAKE}
 LABELS_FILE = "labels.json"
 
 
-class FolderDataset(DatasetAdapter):
+class FolderDataset(DatasetLayout):
     """Any crop tree. Labels per source folder come from ``labels`` (a mapping, or a JSON file,
     default ``root/labels.json``), else the folders must be named ``real`` and ``fake``.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dfdetect.data.adapters.base import SPLITS, DatasetAdapter, RawVideo, VideoInfo, unknown_source
+from dfdetect.data.layouts.base import SPLITS, DatasetLayout, RawVideo, VideoInfo, unknown_source
 from dfdetect.data.samples import FAKE, REAL, DatasetError
 
 # crop-tree source folder -> label. Both the raw folder names (what extraction of the raw tree
@@ -47,7 +47,7 @@ def load_ff_splits(folder: Path) -> dict[str, str]:
     return table
 
 
-class _RawTree(DatasetAdapter):
+class _RawTree(DatasetLayout):
     """Shared raw-tree logic: ``original_sequences/<src>/<comp>/videos``, ``manipulated_...``."""
 
     real_folders: tuple[str, ...] = ()

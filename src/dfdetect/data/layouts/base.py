@@ -1,4 +1,4 @@
-"""What every dataset adapter shares: walking a crop tree and resolving real/fake pairs."""
+"""What every dataset layout shares: walking a crop tree and resolving real/fake pairs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What an adapter knows about one video: label, split, identity and its real source video."""
+    """What an layout knows about one video: label, split, identity and its real source video."""
 
     label: int
     split: str | None = None
@@ -33,7 +33,7 @@ class RawVideo:
     path: Path
 
 
-class DatasetAdapter(ABC):
+class DatasetLayout(ABC):
     """Turns one dataset (raw videos or an extracted crop tree) into labelled, grouped samples.
 
     A crop tree is ``root/<source>/<video>/<frame>.png`` (what ``dfdetect extract`` writes under
@@ -148,9 +148,9 @@ def resolve_pairs(samples: list[FrameSample]) -> list[FrameSample]:
     return out
 
 
-def unknown_source(adapter: DatasetAdapter, source: str, known: Iterable[str]) -> DatasetError:
+def unknown_source(layout: DatasetLayout, source: str, known: Iterable[str]) -> DatasetError:
     """The error for a source folder the dataset's mapping does not name."""
     return DatasetError(
-        f"{adapter.root / source}: unknown source folder {source!r} for {adapter.dataset} "
+        f"{layout.root / source}: unknown source folder {source!r} for {layout.dataset} "
         f"(known: {', '.join(sorted(known))})"
     )

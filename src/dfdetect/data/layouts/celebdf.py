@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dfdetect.data.adapters.base import DatasetAdapter, VideoInfo, unknown_source
+from dfdetect.data.layouts.base import DatasetLayout, VideoInfo, unknown_source
 from dfdetect.data.samples import FAKE, REAL, DatasetError
 
 CDF_SOURCES = {"Celeb-real": REAL, "YouTube-real": REAL, "Celeb-synthesis": FAKE}
@@ -26,7 +26,7 @@ def load_test_list(path: Path) -> dict[tuple[str, str], int]:
     return table
 
 
-class CelebDF(DatasetAdapter):
+class CelebDF(DatasetLayout):
     """Celeb-DF: ``Celeb-real``/``YouTube-real`` real, ``Celeb-synthesis`` fake."""
 
     name, display = "cdfv2", "CDFv2"

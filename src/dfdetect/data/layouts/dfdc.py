@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from dfdetect.data.adapters.base import DatasetAdapter, RawVideo, VideoInfo
+from dfdetect.data.layouts.base import DatasetLayout, RawVideo, VideoInfo
 from dfdetect.data.samples import FAKE, REAL, DatasetError, parse_label
 
 DFDCP_LABELS = {"real": REAL, "fake": FAKE}
@@ -25,7 +25,7 @@ def _find(root: Path, given: str | Path | None, candidates: tuple[str, ...]) -> 
     raise DatasetError(f"{root}: none of {', '.join(candidates)} found (pass labels=FILE)")
 
 
-class DFDC(DatasetAdapter):
+class DFDC(DatasetLayout):
     """DFDC test set: every video's label from ``labels.csv`` (``filename,label``; 1 = fake)."""
 
     name, display = "dfdc", "DFDC"
@@ -63,7 +63,7 @@ class DFDC(DatasetAdapter):
         return VideoInfo(self._labels[video], "test")
 
 
-class DFDCPreview(DatasetAdapter):
+class DFDCPreview(DatasetLayout):
     """DFDC preview: ``dataset.json`` maps ``<folder>/.../<name>.mp4`` to label and set."""
 
     name, display = "dfdcp", "DFDCP"

@@ -1,4 +1,4 @@
-"""Dataset adapters: explicit labels, splits, pairs and loud errors on unknown layouts."""
+"""Dataset layouts: explicit labels, splits, pairs and loud errors on unknown layouts."""
 
 from __future__ import annotations
 

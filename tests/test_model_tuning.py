@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from dfdetect.model.adapters import AdapterError, apply_layernorm_tuning, apply_lora
 from dfdetect.model.config import DetectorConfig, LoraOptions
 from dfdetect.model.detector import Detector
+from dfdetect.model.tuning import AdapterError, apply_layernorm_tuning, apply_lora
 
 
 def expected_clip_layernorm_names(layers: int) -> set[str]:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path, PureWindowsPath
 
 from dfdetect.data.accounting import Accounting
-from dfdetect.data.adapters.base import SPLITS, DatasetAdapter, VideoInfo
+from dfdetect.data.layouts.base import SPLITS, DatasetLayout, VideoInfo
 from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample, parse_label, video_key
 
 # DeepfakeBench's label names (its config ``label_dict``) -> label.
@@ -50,7 +50,7 @@ DFB_LABELS = {
 COMPRESSIONS = ("raw", "c23", "c40")
 
 
-class DeepfakeBenchJSON(DatasetAdapter):
+class DeepfakeBenchJSON(DatasetLayout):
     """Frames listed in a DeepfakeBench JSON (``root`` is the JSON file; relative frame paths are
     resolved against ``frames_root``, default the JSON's folder). Extra ``labels`` extend the
     label-name table; an unknown label name is an error naming it.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dfdetect.data.adapters.base import SPLITS, DatasetAdapter, RawVideo, VideoInfo, unknown_source
+from dfdetect.data.layouts.base import SPLITS, DatasetLayout, RawVideo, VideoInfo, unknown_source
 from dfdetect.data.samples import FAKE, REAL
 
 SourceTable = dict[str, tuple[int, str | None]]  # source folder -> (label, split or None)
 
 
-class _BySource(DatasetAdapter):
+class _BySource(DatasetLayout):
     """Label (and optionally split) looked up from an explicit source-folder table."""
 
     sources: ClassVar[SourceTable] = {}
@@ -121,7 +121,7 @@ DF40_METHODS = (
 class DF40(_BySource):
     """DF40 test crops, one folder per method (all fake); real videos come from FF++/CDF.
 
-    DF40 also ships DeepfakeBench JSON files: the ``deepfakebench`` adapter reads those.
+    DF40 also ships DeepfakeBench JSON files: the ``deepfakebench`` layout reads those.
     """
 
     name, display = "df40", "DF40"
