@@ -20,11 +20,13 @@ def _commands(script: str) -> list[str]:
     return [line for line in lines if line and not line.startswith(("set ", "cd "))]
 
 
-def test_ci_runs_exactly_the_readme_setup_and_test_commands():
+def test_ci_starts_with_exactly_the_readme_setup_and_test_commands():
+    """CI runs what the README tells a user, first and unchanged; its later checks (the
+    version matrix, the wheel) come after."""
     readme_commands = _commands(_blocks("bash")[0])
     assert readme_commands == ["bash scripts/setup.sh", "python3 -m pytest"]
     ci_commands = _commands((REPO / ".ci" / "run").read_text().split("\n", 1)[1])
-    assert ci_commands == readme_commands
+    assert ci_commands[: len(readme_commands)] == readme_commands
 
 
 def test_quick_start_example_runs_as_written(tmp_path):

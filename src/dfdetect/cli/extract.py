@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dfdetect.cli.argtypes import positive_int, probability
 from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
@@ -21,32 +22,12 @@ PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
 NATIVE = "native"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _size(text: str) -> int | str:
     if text == NATIVE:
         return NATIVE
-    value = _positive(text)
+    value = positive_int(text)
     if value < 8:
         raise argparse.ArgumentTypeError(f"crop size must be >= 8 or 'native', got {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
     return value
 
 
@@ -71,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "thresholds, crop, frames and their order); the flags below override it",
     )
     parser.add_argument(
-        "--frames", type=_positive, default=None, help="frames sampled per video (default: 32)"
+        "--frames", type=positive_int, default=None, help="frames sampled per video (default: 32)"
     )
     parser.add_argument(
         "--sampling",
@@ -80,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frame sampling (default: max-spread from the middle frame)",
     )
     parser.add_argument(
-        "--stride", type=_positive, default=None, help="frame step for --sampling stride"
+        "--stride", type=positive_int, default=None, help="frame step for --sampling stride"
     )
     parser.add_argument(
         "--seek",
@@ -118,20 +99,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$DFDETECT_SCRFD_MODEL); non-commercial research licence",
     )
     parser.add_argument(
-        "--min-face-size", type=_positive, default=40, help="smallest face in pixels (default: 40)"
+        "--min-face-size",
+        type=positive_int,
+        default=40,
+        help="smallest face in pixels (default: 40)",
     )
     parser.add_argument(
         "--threshold",
-        type=_probability,
+        type=probability,
         default=None,
         help="face confidence threshold (default: the detector's)",
     )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     parser.add_argument(
-        "--batch-size", type=_positive, default=8, help="frames per detector batch (default: 8)"
+        "--batch-size", type=positive_int, default=8, help="frames per detector batch (default: 8)"
     )
     parser.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes (default: 1)"
+        "--workers", type=positive_int, default=1, help="worker processes (default: 1)"
     )
     parser.add_argument(
         "--overwrite",
