@@ -3,8 +3,8 @@
 Exported once from the shipped weights and cached under ``cache_root()/mtcnn/<key>``, the key a
 hash of the weights files and of the graph layout, so later runs load the graphs at once (a
 damaged cached graph is exported again; see :mod:`dfdetect.runtime.cache`). Each graph takes
-and returns what the torch network does (normalised (N, 3, H, W) pixels in), so :class:`OnnxNet` stands in for it
-in the one cascade of :mod:`dfdetect.faces.mtcnn`.
+and returns what the torch network does (normalised (N, 3, H, W) pixels in), so
+:class:`OnnxNet` stands in for it in the one cascade of :mod:`dfdetect.faces.mtcnn`.
 """
 
 from __future__ import annotations

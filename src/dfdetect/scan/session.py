@@ -212,12 +212,13 @@ def load_scanner(
     need_torch: bool | None = None,
 ) -> Scanner:
     """The detector ``name`` on ``device``, the engine that scores with it (``runtime``, see
-    :func:`dfdetect.model.loading.load_predictor`) and the face detector its recorded face pipeline asks for
-    (``face_detector`` overrides it; see :func:`dfdetect.faces.pipeline.choose_detector`): the
-    one place ``scan`` and ``serve`` build the scanner. With ``model_sampling`` videos are
-    sampled as the model's pipeline says (its frame count and order) instead of
-    ``options.frames``/``options.sampling``. ``need_torch`` (default: ``options.explain``) keeps
-    the PyTorch model for heatmaps even when ONNX Runtime scores."""
+    :func:`dfdetect.model.loading.load_predictor`) and the face detector its recorded face
+    pipeline asks for (``face_detector`` overrides it; see
+    :func:`dfdetect.faces.pipeline.choose_detector`): the one place ``scan`` and ``serve`` build
+    the scanner. With ``model_sampling`` videos are sampled as the model's pipeline says (its
+    frame count and order) instead of ``options.frames``/``options.sampling``. ``need_torch``
+    (default: ``options.explain``) keeps the PyTorch model for heatmaps even when ONNX Runtime
+    scores."""
     from dfdetect.faces.pipeline import build_face_detector
     from dfdetect.model.loading import load_predictor
 
