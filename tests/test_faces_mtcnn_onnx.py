@@ -19,7 +19,7 @@ from dfdetect.faces.mtcnn_onnx import cached_graphs, graphs_key
 from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import background, face_frames, paste_face
-from dfdetect.model.export import ExportError
+from dfdetect.runtime.export import ExportError
 
 pytest.importorskip("onnxruntime")
 

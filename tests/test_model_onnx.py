@@ -24,9 +24,12 @@ from dfdetect.cli import main
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces.pipeline import GEND_PIPELINE
 from dfdetect.media.synthetic import background
-from dfdetect.model.export import ExportError, export_onnx, remove_stale_staging
+from dfdetect.model.export import export_onnx
+from dfdetect.model.loading import load_predictor
+from dfdetect.model.onnx_cache import cached_onnx
 from dfdetect.model.onnx_detector import OnnxDetector
-from dfdetect.model.runtime import cached_onnx, load_detector, load_model, select_runtime
+from dfdetect.model.predictor import fingerprint
+from dfdetect.runtime.export import ExportError, remove_stale_staging
 
 pytest.importorskip("onnxruntime")
 
@@ -61,7 +64,7 @@ def test_fp32_export_gives_the_same_scores_and_carries_the_config(tmp_path, trai
     exported, drift = export_onnx(det, tmp_path / "onnx")
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["config.json", "model.onnx"]
     assert drift["max_abs_dp"] < 1e-5
-    loaded = Detector.from_pretrained(tmp_path / "onnx")
+    loaded = load_predictor(tmp_path / "onnx").predictor
     assert isinstance(loaded, OnnxDetector)
     expected = det.predict(faces)
     assert np.ptp(expected) > 1e-4
@@ -73,7 +76,9 @@ def test_fp32_export_gives_the_same_scores_and_carries_the_config(tmp_path, trai
     with pytest.raises(ExportError, match="not empty"):
         export_onnx(det, tmp_path / "onnx")
     with pytest.raises(ModelNotFoundError, match="run on the CPU"):
-        Detector.from_pretrained(tmp_path / "onnx", device="cuda")
+        load_predictor(tmp_path / "onnx", device="cuda")
+    with pytest.raises(ModelNotFoundError, match="load_predictor"):
+        Detector.from_pretrained(tmp_path / "onnx")
 
 
 def op_types(path: Path) -> set[str]:
@@ -107,47 +112,45 @@ def test_int8_export_reports_its_drift(tmp_path, trained, faces):
 
 def test_auto_runtime_exports_once_then_reuses_the_cache(tmp_path, trained, faces):
     det, folder = trained
-    first = load_detector(str(folder), runtime="auto", cache=tmp_path)
+    first = load_predictor(str(folder), runtime="auto", cache=tmp_path).predictor
     assert isinstance(first, OnnxDetector)
     [cached] = [p for p in (tmp_path / "onnx").iterdir() if p.name != "sources"]
     stamp = (cached / "model.onnx").stat().st_mtime_ns
-    again = load_detector(str(folder), runtime="auto", cache=tmp_path)
+    again = load_predictor(str(folder), runtime="auto", cache=tmp_path).predictor
     assert again.path == first.path and (cached / "model.onnx").stat().st_mtime_ns == stamp
     np.testing.assert_allclose(again.predict(faces), det.predict(faces), atol=1e-5)
-    assert isinstance(load_detector(str(folder), runtime="torch"), Detector)
+    assert isinstance(load_predictor(str(folder), runtime="torch").predictor, Detector)
     changed = Detector.from_pretrained(folder, device="cpu")
     changed.config.threshold = 0.9  # another model: another cache entry
     assert cached_onnx(changed, tmp_path).path != first.path
     with pytest.raises(ModelNotFoundError, match="ONNX export"):
-        select_runtime(first, "torch")
-    assert select_runtime(first, "onnx") is first
+        load_predictor(first.path.parent, runtime="torch")
+    assert load_predictor(first.path.parent, runtime="onnx").predictor.path == first.path
 
 
 def test_a_cached_export_loads_without_building_the_torch_model(tmp_path, trained, faces):
     det, folder = trained
     cache = tmp_path / "cache"
-    first = load_model(str(folder), cache=cache)
+    first = load_predictor(str(folder), cache=cache)
     assert isinstance(first.detector, Detector) and isinstance(first.predictor, OnnxDetector)
-    assert first.identity == {"config": det.config.to_dict(), "weights": det.weights_digest()}
+    assert first.fingerprint == fingerprint(det)
     [memo] = (cache / "onnx" / "sources").iterdir()
-    fast = load_model(str(folder), cache=cache)
+    fast = load_predictor(str(folder), cache=cache)
     assert isinstance(fast.detector, OnnxDetector) and fast.predictor is fast.detector
     assert fast.predictor.path == first.predictor.path
-    assert json.dumps(fast.identity, sort_keys=True, default=str) == json.dumps(
-        first.identity, sort_keys=True, default=str
-    )
+    assert fast.fingerprint == first.fingerprint
     np.testing.assert_allclose(fast.predictor.predict(faces), det.predict(faces), atol=1e-5)
     # gradients wanted, or the PyTorch runtime: the full path
-    assert isinstance(load_model(str(folder), cache=cache, need_torch=True).detector, Detector)
-    assert isinstance(load_model(str(folder), runtime="torch", cache=cache).predictor, Detector)
+    assert isinstance(load_predictor(str(folder), cache=cache, need_torch=True).detector, Detector)
+    assert isinstance(load_predictor(str(folder), runtime="torch", cache=cache).predictor, Detector)
     # a torn record is ignored and rewritten
     memo.write_text("{not json")
-    assert isinstance(load_model(str(folder), cache=cache).detector, Detector)
+    assert isinstance(load_predictor(str(folder), cache=cache).detector, Detector)
     assert json.loads(memo.read_text())["export"] == first.predictor.path.parent.name
     # changed weights on disk: another key, the full path again
     weights = folder / "model.safetensors"
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
-    assert isinstance(load_model(str(folder), cache=cache).detector, Detector)
+    assert isinstance(load_predictor(str(folder), cache=cache).detector, Detector)
     assert len(list((cache / "onnx" / "sources").iterdir())) == 2
 
 
@@ -156,10 +159,10 @@ def test_an_unwritable_cache_leaves_auto_on_torch(tmp_path, trained):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.warns(UserWarning, match="cannot write the ONNX cache"):
-        loaded = load_model(str(folder), cache=blocker / "cache")
+        loaded = load_predictor(str(folder), cache=blocker / "cache")
     assert isinstance(loaded.predictor, Detector)
     with pytest.raises(ExportError, match="cannot write the ONNX cache"):
-        load_model(str(folder), runtime="onnx", cache=blocker / "cache")
+        load_predictor(str(folder), runtime="onnx", cache=blocker / "cache")
 
 
 def test_a_warm_one_image_scan_imports_no_transformers(tmp_path, trained, samples_dir):
@@ -332,13 +335,13 @@ def test_a_truncated_graph_in_a_model_folder_exits_3_naming_it(tmp_path, trained
 def test_a_damaged_cached_export_is_removed_and_exported_again(tmp_path, trained, faces):
     det, folder = trained
     cache = tmp_path / "cache"
-    first = load_model(str(folder), cache=cache).predictor
+    first = load_predictor(str(folder), cache=cache).predictor
     size = first.path.stat().st_size
     first.path.write_bytes(first.path.read_bytes()[: size // 2])  # a disk filled up mid-copy
     with pytest.warns(UserWarning, match="damaged cached export removed and exported again"):
-        again = load_model(str(folder), cache=cache)  # the fast path's record leads to it too
+        again = load_predictor(str(folder), cache=cache)  # the fast path's record leads to it too
     assert again.predictor.path == first.path and first.path.stat().st_size == size
     np.testing.assert_allclose(again.predictor.predict(faces), det.predict(faces), atol=1e-5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # repaired: no warning any more
-        assert load_model(str(folder), cache=cache).predictor.path == first.path
+        assert load_predictor(str(folder), cache=cache).predictor.path == first.path

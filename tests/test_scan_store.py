@@ -134,6 +134,6 @@ def test_results_stored_by_an_earlier_version_still_open_and_are_rescanned(tmp_p
     with ResultStore(db) as store:
         loaded = store.get("s", "k")
     assert loaded.faces_skipped == 0 and loaded.frames[0].faces_skipped == 0
-    key = model_key("m", {"weights": "w"}, ScanOptions())
+    key = model_key("m", "w", ScanOptions())
     monkeypatch.setattr("dfdetect.scan.session.RESULT_VERSION", 1)  # before faces_skipped
-    assert model_key("m", {"weights": "w"}, ScanOptions()) != key
+    assert model_key("m", "w", ScanOptions()) != key

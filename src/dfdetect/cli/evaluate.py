@@ -76,10 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_detector(args: argparse.Namespace, model: str | None = None, runtime: str = "torch"):
     """The ``--model`` detector (or ``model``) on ``--device``, run by ``runtime``."""
     from dfdetect.model.device import check_device
-    from dfdetect.model.runtime import load_detector as load
+    from dfdetect.model.loading import load_predictor
 
     check_device(args.device)
-    return load(model or args.model, runtime=runtime, device=args.device)
+    return load_predictor(model or args.model, runtime=runtime, device=args.device).predictor
 
 
 def data_entries(args: argparse.Namespace) -> list[dict]:

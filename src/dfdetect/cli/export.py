@@ -1,5 +1,5 @@
 """``dfdetect export MODEL --format onnx [--int8] --out DIR``: a model folder that runs on ONNX
-Runtime (``--model DIR`` everywhere, ``Detector.from_pretrained(DIR)``).
+Runtime (``--model DIR`` everywhere, ``dfdetect.model.loading.load_predictor(DIR)``).
 
 ``--int8`` quantises the weights dynamically and reports what it costs: the drift against the
 fp32 model on probe images always, and with ``--check-data`` the AUROC change on that data; a
@@ -79,8 +79,8 @@ def _error(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export, measure, keep or refuse; prints a JSON report."""
     from dfdetect.errors import DfdetectError
-    from dfdetect.model.detector import Detector
     from dfdetect.model.export import export_onnx
+    from dfdetect.model.loading import load_predictor
     from dfdetect.model.onnx_detector import OnnxDetector
 
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*tiny-random.*")
-            detector = Detector.from_pretrained(args.model, device="cpu", dtype="float32")
+            loaded = load_predictor(args.model, runtime=None, device="cpu", dtype="float32")
+            detector = loaded.detector
     except DfdetectError as exc:
         _error(str(exc))
         return EXIT_MODEL

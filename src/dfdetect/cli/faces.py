@@ -28,7 +28,7 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
     """``--runtime auto|torch|onnx``."""
-    from dfdetect.model.runtime import RUNTIMES
+    from dfdetect.runtime import RUNTIMES
 
     parser.add_argument(
         "--runtime",

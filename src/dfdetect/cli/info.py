@@ -23,12 +23,12 @@ def run(args: argparse.Namespace) -> int:
     """Load the model on the CPU and print its card."""
     from dfdetect.errors import DfdetectError
     from dfdetect.model.card import format_card, model_card
-    from dfdetect.model.detector import Detector
+    from dfdetect.model.loading import load_predictor
 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*tiny-random.*")
-            detector = Detector.from_pretrained(args.model, device="cpu")
+            detector = load_predictor(args.model, runtime=None, device="cpu").detector
     except DfdetectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL

@@ -364,6 +364,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
                 options=options,
                 cluster=cluster, device=args.device, console=None if args.quiet else err,
                 face_detector=args.face_detector, scrfd_model=args.scrfd_model,
+                runtime=args.runtime,
             )  # fmt: skip
         except OutputError as exc:
             return refuse(str(exc), EXIT_USAGE)

@@ -20,12 +20,12 @@ from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
 from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.faces.nms import batched_nms
+from dfdetect.runtime import check_runtime
 
 STAGE_THRESHOLDS = (0.6, 0.7)  # PNet and RNet candidate thresholds of the method
 PYRAMID_FACTOR = 0.709  # each pyramid level halves the image area
 MAX_PROPOSALS = 3000  # per image at each scale, best PNet scores kept (bounds the work)
 PNET_WINDOW = 12  # pixels: the smallest face the cascade can see
-RUNTIMES = ("auto", "torch", "onnx")
 
 
 class MTCNNDetector:
@@ -73,8 +73,7 @@ class MTCNNDetector:
             raise ValueError(f"max_side must be None or >= {PNET_WINDOW} pixels, got {max_side}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+        check_runtime(runtime)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.min_face_size = int(min_face_size)
         self.threshold = float(threshold)
@@ -214,7 +213,7 @@ def _onnx_nets(*, required: bool):
     made and onnx was not ``required`` (e.g. the ``onnx`` package missing beside
     onnxruntime)."""
     from dfdetect.faces.mtcnn_onnx import onnx_nets
-    from dfdetect.model.export import ExportError
+    from dfdetect.runtime.export import ExportError
 
     try:
         return onnx_nets(torch.get_num_threads())

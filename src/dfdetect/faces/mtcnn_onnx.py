@@ -1,10 +1,10 @@
 """The three MTCNN networks as ONNX graphs for ONNX Runtime on the CPU.
 
-Exported once from the shipped weights (``torch.onnx.export``, TorchScript exporter) and
-cached under ``cache_root()/mtcnn/<key>``, the key a hash of the weights files and of the
-graph layout, so later runs load the graphs at once. Each graph takes and returns what the
-torch network does (normalised (N, 3, H, W) pixels in), so :class:`OnnxNet` stands in for it
-in the one cascade of :mod:`dfdetect.faces.mtcnn`.
+Exported once from the shipped weights and cached under ``cache_root()/mtcnn/<key>``, the key a
+hash of the weights files and of the graph layout, so later runs load the graphs at once (a
+damaged cached graph is exported again; see :mod:`dfdetect.runtime.cache`). Each graph takes
+and returns what the torch network does (normalised (N, 3, H, W) pixels in), so
+:class:`OnnxNet` stands in for it in the one cascade of :mod:`dfdetect.faces.mtcnn`.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
-import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from dfdetect.faces import mtcnn_nets
-from dfdetect.model.export import OPSET, ExportError
-from dfdetect.model.runtime import cache_root
+from dfdetect.runtime.cache import cache_root, load_cached
+from dfdetect.runtime.export import ExportError, staged, torch_to_onnx
+from dfdetect.runtime.sessions import ort_session
 
 NAMES = ("pnet", "rnet", "onet")
 GRAPH_LAYOUT = "nchw-split-prelu-v3"  # part of the cache key: change it when the wrapper changes
@@ -72,54 +70,47 @@ def graphs_key(folder: Path) -> str:
     return digest.hexdigest()[:32]
 
 
+def _target(cache: Path | None) -> tuple[Path, dict[str, Path]]:
+    """The cache folder of the graphs of the shipped weights, and the graphs' paths in it."""
+    target = (cache or cache_root()) / "mtcnn" / graphs_key(mtcnn_nets.weights_dir())
+    return target, {name: target / f"{name}.onnx" for name in NAMES}
+
+
+def _export_all(target: Path) -> None:
+    """The three graphs, staged and moved into ``target`` together."""
+    folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
+    try:
+        with staged(target) as work:
+            for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
+                _export(split_prelus(net).eval(), name, work / f"{name}.onnx")
+    except (OSError, RuntimeError, ExportError) as exc:  # a read-only cache, no `onnx` package
+        raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
+
+
 def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
     """Paths of the three graphs in the cache, exported there first when missing (raises
-    :class:`~dfdetect.model.export.ExportError` when that fails)."""
-    folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
-    target = (cache or cache_root()) / "mtcnn" / graphs_key(folder)
-    paths = {name: target / f"{name}.onnx" for name in NAMES}
-    if all(path.is_file() for path in paths.values()):
-        return paths
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
-            _export(split_prelus(net).eval(), name, paths[name])
-    except (OSError, RuntimeError) as exc:  # e.g. a read-only cache, no `onnx` package
-        raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
+    :class:`~dfdetect.runtime.export.ExportError` when that fails)."""
+    target, paths = _target(cache)
+    if not all(path.is_file() for path in paths.values()):
+        _export_all(target)
     return paths
 
 
 def _export(module: nn.Module, name: str, path: Path) -> None:
-    """Write ``module``'s graph to ``path`` atomically (concurrent processes may race)."""
+    """Write ``module``'s graph to ``path``."""
     side = EXAMPLE_SIDES[name]
     dynamic = {0: "batch", 2: "height", 3: "width"} if name == "pnet" else {0: "batch"}
     axes = {"pixels": dynamic, **{out: {0: "batch"} for out in OUTPUTS[name]}}
-    handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the legacy exporter's deprecation chatter
-            torch.onnx.export(
-                module,
-                (torch.zeros(1, 3, side, side),),
-                temporary,
-                dynamo=False,
-                input_names=["pixels"],
-                output_names=OUTPUTS[name],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-            )
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    example = torch.zeros(1, 3, side, side)
+    torch_to_onnx(
+        module, example, path, inputs=["pixels"], outputs=OUTPUTS[name], dynamic_axes=axes
+    )
 
 
 class OnnxNet:
     """One graph on ONNX Runtime, called like the torch network it was exported from."""
 
     def __init__(self, path: Path, threads: int) -> None:
-        from dfdetect.model.onnx_detector import ort_session
-
         self.session = ort_session(path, threads)
 
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -130,4 +121,10 @@ class OnnxNet:
 
 def onnx_nets(threads: int, cache: Path | None = None) -> tuple[OnnxNet, ...]:
     """PNet, RNet and ONet on ONNX Runtime, ``threads`` intra-op threads each."""
-    return tuple(OnnxNet(path, threads) for path in cached_graphs(cache).values())
+    target, paths = _target(cache)
+    return load_cached(
+        target,
+        lambda: _export_all(target),
+        lambda: tuple(OnnxNet(path, threads) for path in paths.values()),
+        lambda: all(path.is_file() for path in paths.values()),
+    )

@@ -23,7 +23,7 @@ from dfdetect.errors import CheckpointError, ModelNotFoundError
 from dfdetect.faces.downscale import downscale, downscale_factor, to_image_pixels
 from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.nms import nms
-from dfdetect.model.hub import is_local, snapshot
+from dfdetect.runtime.hub import is_local, snapshot
 
 DEFAULT_FILENAME = "det_10g.onnx"  # SCRFD-10GF with keypoints, in InsightFace's buffalo_l pack
 DEFAULT_INPUT_SIZE = 640  # InsightFace's det_size for graphs with a dynamic input size

@@ -22,7 +22,6 @@ from dfdetect.model.families import (
     get_family,
     preprocess_from_processor,
 )
-from dfdetect.model.hub import is_local, resolve_folder
 from dfdetect.model.registry import (
     ALIASES,
     BACKBONES,
@@ -30,6 +29,7 @@ from dfdetect.model.registry import (
     BackboneSpec,
     get_spec,
 )
+from dfdetect.runtime.hub import is_local, resolve_folder
 
 BACKBONE_FILES = ("config.json", "*.safetensors", "preprocessor_config.json")
 RANDOM_SEED = 0

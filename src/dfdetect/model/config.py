@@ -121,7 +121,7 @@ class DetectorConfig:
         if len(self.class_names) != 2:
             raise CheckpointError(f"class_names must have 2 entries, got {list(self.class_names)}")
         if not self.dfdetect_version:
-            from dfdetect import __version__
+            from dfdetect.version import __version__
 
             self.dfdetect_version = __version__
 

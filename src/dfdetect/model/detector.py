@@ -24,7 +24,7 @@ from dfdetect.model.backbones import RANDOM_SEED, Backbone, create_backbone
 from dfdetect.model.checkpoint import TOWER_PREFIX, Checkpoint, load_strict, write_safetensors
 from dfdetect.model.config import CONFIG_NAME, WEIGHTS_NAME, DetectorConfig
 from dfdetect.model.device import resolve_device, resolve_dtype
-from dfdetect.model.onnx_detector import OnnxDetector, fake_probabilities, predict_batches
+from dfdetect.model.onnx_detector import fake_probabilities, predict_batches
 from dfdetect.model.preprocess import preprocess_faces
 from dfdetect.model.registry import TINY_RANDOM
 from dfdetect.model.tuning import apply_layernorm_tuning, apply_lora, set_trainable
@@ -49,6 +49,9 @@ class Detector(nn.Module):
             self.head = nn.Linear(backbone.feature_dim, 2)
         self.trained_names = self._configure_adapter()
         self.renamed_keys = 0  # checkpoint names converted from file to in-memory spelling
+        # where the backbone's frozen weights come from: "pretrained" (its published weights),
+        # "seeded" (random, seeded) or "checkpoint" (the checkpoint, or unknown)
+        self.backbone_origin = "checkpoint"
         self._warn_if_random()
 
     def _configure_adapter(self) -> list[str]:
@@ -81,6 +84,7 @@ class Detector(nn.Module):
         nothing (tests, benchmarks).
         """
         detector = cls(config, create_backbone(config.backbone, pretrained=pretrained_backbone))
+        detector.backbone_origin = _origin(config, pretrained_backbone)
         return detector.place(device, dtype)
 
     @classmethod
@@ -94,16 +98,33 @@ class Detector(nn.Module):
         """Load a detector: ``tiny-random``, or a Hub id, folder or file holding a dfdetect
         checkpoint, a GenD checkpoint (``yermandy/GenD_CLIP_L_14``, ``_PE_L``, ``_DINOv3_L``),
         a Lightning ``model.ckpt`` or a TorchScript ``model.torchscript`` (see
-        :mod:`dfdetect.model.loading`)."""
+        :mod:`dfdetect.model.loading`). An ONNX export is no PyTorch model: it is refused
+        (load it with :func:`dfdetect.model.loading.load_predictor`)."""
         from dfdetect.model.loading import read_checkpoint
 
         checkpoint = read_checkpoint(name_or_path)
         if checkpoint.onnx is not None:
-            return onnx_detector(checkpoint, device, dtype)
-        backbone = create_backbone(
-            checkpoint.config.backbone, pretrained=not checkpoint.whole_backbone
-        )
+            raise ModelNotFoundError(
+                f"{checkpoint.onnx.parent} is an ONNX export, not a PyTorch model: load it with "
+                "dfdetect.model.loading.load_predictor (it runs on ONNX Runtime)"
+            )
+        return cls.from_checkpoint(checkpoint, device=device, dtype=dtype)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: Checkpoint,
+        *,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> Detector:
+        """The detector of a checkpoint read by :mod:`dfdetect.model.loading` (not an ONNX
+        export)."""
+        pretrained = not checkpoint.whole_backbone
+        backbone = create_backbone(checkpoint.config.backbone, pretrained=pretrained)
         detector = cls(checkpoint.config, backbone)
+        if pretrained:  # else the checkpoint holds the whole backbone: "checkpoint"
+            detector.backbone_origin = _origin(checkpoint.config, pretrained)
         detector.load_checkpoint(checkpoint)
         return detector.place(device, dtype)
 
@@ -206,13 +227,18 @@ class Detector(nn.Module):
 
     # checkpoints --------------------------------------------------------------------------
 
-    def weights_digest(self, everything: bool = False) -> str:
-        """sha256 of the trained tensors (``everything``: of every tensor): results scored with
-        equal digests and configs are interchangeable."""
+    def weights_digest(self, everything: bool | None = None) -> str:
+        """sha256 of the tensors that identify this detector: the trained ones and where the
+        backbone's frozen weights come from (:attr:`backbone_origin`), or every tensor when they
+        come from a checkpoint (``everything``: always every tensor). Results scored with equal
+        digests and configs are interchangeable."""
         digest = hashlib.sha256()
+        if everything is None:
+            everything = self.backbone_origin == "checkpoint"
         if everything:
             tensors = {self.file_name(k): v for k, v in self.state_dict().items()}
         else:
+            digest.update(f"backbone:{self.backbone_origin}".encode())
             tensors = self.trained_state_dict()
         for name, tensor in sorted(tensors.items()):
             digest.update(name.encode())
@@ -229,7 +255,7 @@ class Detector(nn.Module):
         """Write ``config.json`` and ``model.safetensors`` (trained tensors only, named as
         files name them, so it loads under any supported transformers) to ``directory``;
         returns it."""
-        from dfdetect import __version__
+        from dfdetect.version import __version__
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -242,13 +268,6 @@ class Detector(nn.Module):
         return directory
 
 
-def onnx_detector(checkpoint: Checkpoint, device, dtype) -> OnnxDetector:
-    """The ONNX Runtime detector of an ONNX export (CPU, float32 only)."""
-    if device is not None and str(device) not in ("cpu", "auto"):
-        raise ModelNotFoundError(
-            f"{checkpoint.onnx}: ONNX exports run on the CPU; for {device} load the original "
-            "checkpoint (runtime torch)"
-        )
-    if dtype is not None and resolve_dtype(dtype, torch.device("cpu")) != torch.float32:
-        raise ModelNotFoundError(f"{checkpoint.onnx}: ONNX exports run in float32, not {dtype}")
-    return OnnxDetector(checkpoint.config, checkpoint.onnx)
+def _origin(config: DetectorConfig, pretrained: bool) -> str:
+    """:attr:`Detector.backbone_origin` of a backbone built ``pretrained`` or not."""
+    return "pretrained" if pretrained and config.backbone != TINY_RANDOM else "seeded"

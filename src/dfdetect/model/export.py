@@ -11,24 +11,15 @@ fused by ``onnxruntime.transformers`` into Attention, SkipLayerNormalization and
 kernels; a fused graph whose logits differ from the plain one's on probe images by more than
 :data:`FUSION_TOLERANCE` is dropped for the plain graph.
 
-An export is written into a hidden staging folder beside its destination
-(``.export-<host>-<pid>-<random>``), checked there, and renamed into place only when every check
-passed: a reader never sees a graph that was not checked, and an interrupt leaves nothing. Staging
-folders of exports that were killed (their process on this machine is gone; another machine's
-untouched for :data:`STALE_STAGING_S`) are removed by the next export into the same folder.
+An export is staged beside its destination and renamed into place only once checked (see
+:mod:`dfdetect.runtime.export`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
-import socket
-import tempfile
-import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfdetect.errors import CheckpointError, DfdetectError
+from dfdetect.errors import CheckpointError
 from dfdetect.model.config import CONFIG_NAME
 from dfdetect.model.families import get_family
 from dfdetect.model.onnx_detector import (
@@ -44,18 +35,12 @@ from dfdetect.model.onnx_detector import (
     ONNX_NAME,
     OUTPUT_NAME,
     OnnxDetector,
-    ort_session,
 )
+from dfdetect.runtime.export import OPSET, ExportError, staged, torch_to_onnx
+from dfdetect.runtime.sessions import ort_session
 
-OPSET = 17
 PROBE_SEED = 0
 FUSION_TOLERANCE = 1e-5  # max |logit| difference between the fused and the plain graph
-STAGING_PREFIX = ".export-"
-STALE_STAGING_S = 24 * 3600  # a staging folder untouched this long is a killed export's
-
-
-class ExportError(DfdetectError):
-    """A model could not be exported, or its export drifted too far from it."""
 
 
 class _Logits(torch.nn.Module):
@@ -119,22 +104,10 @@ def _export_fp32(detector, path: Path) -> str:
     size = detector.config.preprocess.crop_size
     example = torch.zeros(2, 3, size, size)
     module = _Logits(detector.to("cpu", torch.float32)).eval()
-    with (
-        warnings.catch_warnings(),
-        torch.inference_mode(False),
-        torch.no_grad(),
-        _eager_attention(module),
-    ):
-        warnings.simplefilter("ignore")  # tracer and deprecation chatter about the legacy exporter
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            dynamo=False,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-            opset_version=OPSET,
+    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    with _eager_attention(module):
+        torch_to_onnx(
+            module, example, path, inputs=[INPUT_NAME], outputs=[OUTPUT_NAME], dynamic_axes=axes
         )
     return _fuse(detector, path)
 
@@ -183,48 +156,6 @@ def drift(detector, exported: OnnxDetector, pixels: torch.Tensor) -> dict[str, f
     return {"max_abs_dp": float(dp), "max_rel_logit_error": float(rel)}
 
 
-def _host_tag() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether it exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: another user's process
-        return True
-    return True
-
-
-def _is_stale(folder: Path, now: float) -> bool:
-    """Whether ``folder`` is the staging folder of an export that can no longer finish: its
-    process on this machine is gone; for another machine's (a shared disk) or one of unknown
-    origin, nothing was written into it for :data:`STALE_STAGING_S`."""
-    host, _, rest = folder.name[len(STAGING_PREFIX) :].partition("-")
-    pid = rest.partition("-")[0]
-    if os.name == "posix" and host == _host_tag() and pid.isdigit():
-        return not _process_alive(int(pid))
-    try:
-        return now - folder.stat().st_mtime > STALE_STAGING_S
-    except OSError:
-        return False
-
-
-def remove_stale_staging(parent: str | os.PathLike) -> list[Path]:
-    """Remove the staging folders in ``parent`` left by killed exports (never one a running
-    export is writing); returns those removed."""
-    now = time.time()
-    try:
-        candidates = [p for p in Path(parent).glob(f"{STAGING_PREFIX}*") if p.is_dir()]
-    except OSError:
-        return []
-    stale = [p for p in candidates if _is_stale(p, now)]
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
-    return stale
-
-
 def export_onnx(
     detector,
     out: str | os.PathLike,
@@ -242,11 +173,7 @@ def export_onnx(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out}: exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out.parent)
-    prefix = f"{STAGING_PREFIX}{_host_tag()}-{os.getpid()}-"
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
-    try:
+    with staged(out) as work:
         fp32 = work / ("fp32.onnx" if int8 else ONNX_NAME)
         try:
             fusion = _export_fp32(detector, fp32)
@@ -268,12 +195,4 @@ def export_onnx(
         report = drift(detector, exported, probe_pixels(config))
         if check is not None:
             check(exported, report)
-        try:
-            if out.exists():
-                out.rmdir()
-            work.rename(out)
-        except OSError as err:  # e.g. another process filled ``out`` meanwhile
-            raise ExportError(f"{out}: cannot move the export into place ({err})") from err
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return OnnxDetector(config, out / ONNX_NAME), report

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from dfdetect.errors import CheckpointError, ModelNotFoundError
 from dfdetect.model.config import DetectorConfig
 from dfdetect.model.preprocess import preprocess_faces
+from dfdetect.runtime.sessions import ort_session
 
 ONNX_NAME = "model.onnx"
 INPUT_NAME, OUTPUT_NAME = "pixel_values", "logits"
@@ -37,30 +37,6 @@ def predict_batches(
         probs = scorer.probabilities(scorer(scorer.preprocess(faces[start : start + batch_size])))
         out[start : start + len(probs)] = probs.cpu().numpy()
     return out
-
-
-def ort_session(path: Path, threads: int | None = None):
-    """An ONNX Runtime CPU session for ``path`` (``threads`` None: all cores). Idle threads
-    sleep instead of spinning: a spinning pool takes the cores from the work between calls
-    (decoding, face detection, other requests) and from other processes. A file that is not a
-    loadable graph (truncated, damaged) raises :class:`CheckpointError` naming it."""
-    try:
-        import onnxruntime as ort
-    except ImportError as err:
-        raise ModelNotFoundError(
-            f'{path}: running ONNX models needs onnxruntime: pip install "dfdetect[onnx]"'
-        ) from err
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime's errors for bad files share no base class
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a loadable ONNX graph ({reason})") from err
 
 
 class OnnxDetector:

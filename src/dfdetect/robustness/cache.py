@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from dfdetect.data.samples import FrameSample
 
@@ -21,16 +20,6 @@ def digest(*parts: Any) -> str:
     """A short SHA-256 of ``parts`` written as JSON."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def model_key(detector) -> str:
-    """Fingerprint of a detector: its config and every weight, so a retrained checkpoint in
-    the same folder is not mistaken for the old one."""
-    h = hashlib.sha256(json.dumps(detector.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(detector.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def files_key(paths: Iterable[Path]) -> list[tuple[str, int, int]]:

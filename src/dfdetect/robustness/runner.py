@@ -19,8 +19,9 @@ from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.evaluate.summary import frame_table, level_metrics
 from dfdetect.faces.presets import CropPreset
 from dfdetect.media import load_image
+from dfdetect.model.predictor import fingerprint
 from dfdetect.progress import progress_bar
-from dfdetect.robustness.cache import VERSION, ScoreCache, digest, files_key, model_key, samples_key
+from dfdetect.robustness.cache import VERSION, ScoreCache, digest, files_key, samples_key
 from dfdetect.robustness.crops import PerturbedFrames, perturb_sample
 from dfdetect.robustness.perturbations import Cell
 
@@ -162,7 +163,7 @@ def run_robustness(
     shutil.rmtree(out / "examples", ignore_errors=True)  # an earlier run's
     total, done = len(models) * len(datasets) * len(grid), 0
     for name, detector in models:
-        mkey = model_key(detector)
+        mkey = fingerprint(detector)
         preset = detector.config.face_pipeline.crop
         aggregation = detector.config.face_pipeline.aggregation
         for data in datasets:

@@ -24,18 +24,18 @@ STEM_BYTES = 100  # of a file's name in --heatmaps folder names (file systems al
 
 
 def model_key(
-    name: str, identity: dict, options: ScanOptions, face_pipeline: dict | None = None
+    name: str, fingerprint: str, options: ScanOptions, face_pipeline: dict | None = None
 ) -> str:
-    """``name@hash`` of the detector's identity (config and weights digest, see
-    :func:`dfdetect.model.runtime.identity`), the face pipeline used and the result-changing
-    scan options: results stored under one key are interchangeable."""
-    fingerprint = {
-        **identity,
+    """``name@hash`` of the detector's fingerprint (see
+    :func:`dfdetect.model.predictor.fingerprint`), the face pipeline used and the
+    result-changing scan options: results stored under one key are interchangeable."""
+    key = {
+        "model": fingerprint,
         "options": options.result_fingerprint(),
         "face_pipeline": face_pipeline,
         "results": RESULT_VERSION,
     }
-    return f"{name}@{stable_hash(fingerprint)}"
+    return f"{name}@{stable_hash(key)}"
 
 
 class ScanSession:
@@ -71,7 +71,7 @@ class ScanSession:
         except BaseException:
             store.close()
             raise
-        key = model_key(name, loaded.identity, loaded.options, loaded.face_pipeline.to_dict())
+        key = model_key(name, loaded.fingerprint, loaded.options, loaded.face_pipeline.to_dict())
         return cls(loaded.pipeline(), store, key, name)
 
     def __enter__(self) -> ScanSession:
@@ -172,12 +172,12 @@ def _relabel(result: FileResult, path: str) -> FileResult:
 @dataclass
 class Scanner:
     """What scans faces: the model (PyTorch, or an ONNX export), the engine that scores
-    (``predictor``: the model or its ONNX Runtime export), the model's identity (what results
+    (``predictor``: the model or its ONNX Runtime export), the model's fingerprint (what results
     are keyed by), the face detector, the face pipeline actually used and the scan options."""
 
     detector: Any
     predictor: Any
-    identity: dict
+    fingerprint: str
     faces: Any
     face_pipeline: FacePipeline
     options: ScanOptions
@@ -212,18 +212,19 @@ def load_scanner(
     need_torch: bool | None = None,
 ) -> Scanner:
     """The detector ``name`` on ``device``, the engine that scores with it (``runtime``, see
-    :mod:`dfdetect.model.runtime`) and the face detector its recorded face pipeline asks for
-    (``face_detector`` overrides it; see :func:`dfdetect.faces.pipeline.choose_detector`): the
-    one place ``scan`` and ``serve`` build the scanner. With ``model_sampling`` videos are
-    sampled as the model's pipeline says (its frame count and order) instead of
-    ``options.frames``/``options.sampling``. ``need_torch`` (default: ``options.explain``) keeps
-    the PyTorch model for heatmaps even when ONNX Runtime scores."""
+    :func:`dfdetect.model.loading.load_predictor`) and the face detector its recorded face
+    pipeline asks for (``face_detector`` overrides it; see
+    :func:`dfdetect.faces.pipeline.choose_detector`): the one place ``scan`` and ``serve`` build
+    the scanner. With ``model_sampling`` videos are sampled as the model's pipeline says (its
+    frame count and order) instead of ``options.frames``/``options.sampling``. ``need_torch``
+    (default: ``options.explain``) keeps the PyTorch model for heatmaps even when ONNX Runtime
+    scores."""
     from dfdetect.faces.pipeline import build_face_detector
-    from dfdetect.model.runtime import load_model
+    from dfdetect.model.loading import load_predictor
 
     if need_torch is None:
         need_torch = options.explain
-    model = load_model(name, runtime=runtime, device=device, need_torch=need_torch)
+    model = load_predictor(name, runtime=runtime, device=device, need_torch=need_torch)
     detector = model.detector
     faces, used = build_face_detector(
         detector.config.face_pipeline,
@@ -234,4 +235,4 @@ def load_scanner(
     )
     if model_sampling:
         options = replace(options, frames=used.frames, sampling=used.sampling, stride=None)
-    return Scanner(detector, model.predictor, model.identity, faces, used, options)
+    return Scanner(detector, model.predictor, model.fingerprint, faces, used, options)

@@ -57,7 +57,7 @@ class ServeSettings:
     heatmaps: bool = True
     face_detector: str | None = None  # None: the model's recorded face pipeline
     scrfd_model: str | None = None
-    runtime: str = "auto"  # dfdetect.model.runtime.RUNTIMES
+    runtime: str = "auto"  # dfdetect.runtime.RUNTIMES
 
     @property
     def uploads_dir(self) -> Path:

@@ -35,6 +35,7 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
     from dfdetect.faces.presets import CropPreset, get_preset
     from dfdetect.model.config import DetectorConfig
     from dfdetect.model.detector import Detector
+    from dfdetect.model.loading import load_predictor
 
     crop = model["face_crop"]
     if crop == "auto":
@@ -47,7 +48,8 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
                 f"extracted with {recorded.get('name')!r} (set model.face_crop=auto)"
             )
     if model["init"]:
-        detector = Detector.from_pretrained(model["init"], device=device, dtype=torch.float32)
+        loaded = load_predictor(model["init"], runtime="torch", device=device, dtype=torch.float32)
+        detector = loaded.detector
     else:
         config = DetectorConfig(backbone=model["backbone"], adapter=model["adapter"])
         detector = Detector.from_config(

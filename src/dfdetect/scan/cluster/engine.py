@@ -89,6 +89,7 @@ def scan_on_ray(
     keep_first: int = 200,
     face_detector: str | None = None,
     scrfd_model: str | None = None,
+    runtime: str = "auto",
 ) -> ClusterReport:
     """Scan ``sources`` (local paths or URLs) on Ray into ``out`` (``.parquet`` folder,
     ``.jsonl`` or ``.csv``), skipping files ``out`` already holds a result for; each of the
@@ -98,7 +99,8 @@ def scan_on_ray(
     Joins the Ray of ``cluster.address`` (or the one this process already joined), else
     starts a local one for the scan. Faces are cut as the model's face pipeline says
     (``face_detector`` and ``scrfd_model`` as in :func:`dfdetect.faces.pipeline.choose_detector`;
-    SCRFD weights must be readable on every node). Progress is drawn on ``console`` when given.
+    SCRFD weights must be readable on every node). The model workers score on ``runtime`` (see
+    :func:`dfdetect.model.loading.load_predictor`). Progress is drawn on ``console`` when given.
     Raises
     :class:`~dfdetect.errors.DfdetectError` when the model cannot be loaded and
     :class:`~dfdetect.scan.cluster.output.OutputError` when ``out`` holds results of another
@@ -137,7 +139,7 @@ def scan_on_ray(
                 progress.advance(task, len(missing))
                 todo = [s for s in sources if s not in done]
                 if todo:
-                    dataset = _dataset(todo, model, device, options, cluster, facts)
+                    dataset = _dataset(todo, (model, device, runtime), options, cluster, facts)
                     advance = functools.partial(progress.advance, task)
                     _drain(dataset, writer, report, keep_first, advance)
         finally:
@@ -254,8 +256,10 @@ def _unchanged(sources, finished: dict[str, Finished], options, cluster) -> set[
     }
 
 
-def _dataset(sources, model, device, options, cluster, facts) -> ray.data.Dataset:
-    """hash + prepare (CPU tasks) -> score (model actors) -> assemble (CPU tasks)."""
+def _dataset(sources, loading, options, cluster, facts) -> ray.data.Dataset:
+    """hash + prepare (CPU tasks) -> score (model actors) -> assemble (CPU tasks); ``loading``
+    is (model, device, runtime) of the model actors."""
+    model, device, runtime = loading
     items = [{"source": s} for s in sources]
     blocks = max(1, math.ceil(len(items) / cluster.files_per_task))
     workers, gpus = cluster.model_pool(ray.cluster_resources().get("GPU", 0.0))
@@ -268,7 +272,12 @@ def _dataset(sources, model, device, options, cluster, facts) -> ray.data.Datase
         "model_key": facts["key"],
         "face_pipeline": facts["face_pipeline"],
     }
-    model_kwargs = {"model": model, "device": device, "batch_size": options.batch_size}
+    model_kwargs = {
+        "model": model,
+        "device": device,
+        "batch_size": options.batch_size,
+        "runtime": runtime,
+    }
     with warnings.catch_warnings():
         # Ray 2.60 deprecates retry limits given as remote args but offers no other way to
         # set them per stage; the [cluster] extra pins Ray below 2.64, which drops them.

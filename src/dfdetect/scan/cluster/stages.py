@@ -179,10 +179,10 @@ def prepare_files(batch: pa.Table, *, options: ScanOptions, face_pipeline: str) 
 class ModelWorker:
     """Ray actor: loads the model once, then scores the crops of many files per call."""
 
-    def __init__(self, model: str, device: str | None, batch_size: int) -> None:
-        from dfdetect import Detector
+    def __init__(self, model: str, device: str | None, batch_size: int, runtime: str) -> None:
+        from dfdetect.model.loading import load_predictor
 
-        self.detector = Detector.from_pretrained(model, device=device)
+        self.detector = load_predictor(model, runtime=runtime, device=device).predictor
         self.batch_size = batch_size
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -242,20 +242,20 @@ def describe_model(
     """What the driver needs to know of a model, loaded on a CPU of the cluster (where the
     model workers load it from): its results key, the face pipeline to use with its detector
     options (as JSON; see :func:`dfdetect.faces.pipeline.choose_detector`) and threshold."""
-    from dfdetect import Detector
     from dfdetect.faces.pipeline import choose_detector
-    from dfdetect.model.runtime import identity
+    from dfdetect.model.loading import load_predictor
     from dfdetect.scan.session import model_key
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tiny-random.*")
-        detector = Detector.from_pretrained(name, device="cpu")
+        loaded = load_predictor(name, runtime=None, device="cpu")
+    detector = loaded.detector
     used, detector_options = choose_detector(
         detector.config.face_pipeline, detector=face_detector, scrfd_model=scrfd_model
     )
     described = {"pipeline": used.to_dict(), "options": detector_options}
     return {
-        "key": model_key(name, identity(detector), options, used.to_dict()),
+        "key": model_key(name, loaded.fingerprint, options, used.to_dict()),
         "face_pipeline": json.dumps(described, sort_keys=True),
         "threshold": float(detector.threshold),
     }
