@@ -259,6 +259,14 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if writer is not None:
                     writer.close()
+    return report_scan(args, err, session, results)
+
+
+def report_scan(args: argparse.Namespace, err, session, results) -> int:
+    """``--summary``, the results table and the summary line of a finished local scan; returns
+    the exit code."""
+    from rich.console import Console
+
     from dfdetect.scan.console import scan_summary, summary_line
 
     code = EXIT_INPUTS_FAILED if any(r.failed for r in results) else EXIT_OK
