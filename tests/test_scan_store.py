@@ -115,6 +115,17 @@ def test_export_jsonl_and_csv(tmp_path):
         output_format(tmp_path / "r.xlsx")
 
 
+def test_one_format_registry_serves_both_engines() -> None:
+    assert [output_format(f"r{s}") for s in (".jsonl", ".NDJSON", ".csv")] == [
+        "jsonl",
+        "jsonl",
+        "csv",
+    ]
+    assert output_format("r.parquet", "ray") == "parquet" and output_format("r.csv", "ray") == "csv"
+    with pytest.raises(ValueError, match=r"unknown export format '\.parquet'"):
+        output_format("r.parquet")  # the local engine writes no Parquet parts
+
+
 def test_results_stored_by_an_earlier_version_still_open_and_are_rescanned(tmp_path, monkeypatch):
     from dfdetect.scan.options import ScanOptions
     from dfdetect.scan.session import model_key
