@@ -20,8 +20,8 @@ from dfdetect.errors import MediaError  # noqa: E402
 from dfdetect.scan import FileResult, PersonResult  # noqa: E402
 from dfdetect.scan.cluster import ClusterOptions  # noqa: E402
 from dfdetect.scan.cluster.output import (  # noqa: E402
+    BatchWriter,
     OutputError,
-    ResultWriter,
     read_finished,
 )
 from dfdetect.scan.cluster.sources import expand_sources, fetch  # noqa: E402
@@ -56,12 +56,12 @@ def test_writer_appends_and_reads_back_what_it_wrote(tmp_path, suffix):
     out = tmp_path / f"results{suffix}"
     fmt = suffix[1:]
     first, second = _results()
-    writer = ResultWriter(out, fmt, part_rows=1)
+    writer = BatchWriter(out, fmt, part_rows=1)
     writer.write([json.dumps(first.to_dict())])
     with pytest.raises(OutputError, match="another scan is writing"):
-        ResultWriter(out, fmt)
+        BatchWriter(out, fmt)
     writer.close()
-    writer = ResultWriter(out, fmt)  # a second run appends
+    writer = BatchWriter(out, fmt)  # a second run appends
     writer.write([json.dumps(second.to_dict())])
     writer.close()
     finished = read_finished(out, fmt)
@@ -85,7 +85,7 @@ def test_a_line_cut_by_a_kill_is_dropped(tmp_path):
     first, second = _results()
     out.write_text(json.dumps(first.to_dict()) + "\n" + json.dumps(second.to_dict())[:40])
     assert list(read_finished(out, "jsonl")) == ["/x/a.mp4"]
-    writer = ResultWriter(out, "jsonl")
+    writer = BatchWriter(out, "jsonl")
     writer.write([json.dumps(second.to_dict())])
     writer.close()
     lines = [json.loads(s) for s in out.read_text().splitlines()]
@@ -97,7 +97,7 @@ def test_stale_parquet_part_of_a_killed_run_is_removed(tmp_path):
     out = tmp_path / "r.parquet"
     out.mkdir()
     (out / ".part-x-00000.parquet.tmp").write_bytes(b"half")
-    ResultWriter(out, "parquet").close()
+    BatchWriter(out, "parquet").close()
     assert sorted(p.name for p in out.iterdir()) == ["_lock"]
     assert read_finished(out, "parquet") == {}
 

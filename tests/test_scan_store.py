@@ -11,7 +11,7 @@ import pytest
 from dfdetect.scan.results import FaceResult, FileResult, PersonResult
 from dfdetect.scan.store import ResultStore, file_sha256
 from dfdetect.scan.walk import expand_inputs
-from dfdetect.scan.writers import export_format, write_results
+from dfdetect.scan.writers import output_format, write_results
 
 
 def _video_result(path: str) -> FileResult:
@@ -112,7 +112,18 @@ def test_export_jsonl_and_csv(tmp_path):
     assert (rows[3]["status"], rows[3]["reason"]) == ("no_face", "no_face")
     assert (rows[4]["status"], rows[4]["reason"]) == ("error", "truncated")
     with pytest.raises(ValueError, match="unknown export format"):
-        export_format(tmp_path / "r.xlsx")
+        output_format(tmp_path / "r.xlsx")
+
+
+def test_one_format_registry_serves_both_engines() -> None:
+    assert [output_format(f"r{s}") for s in (".jsonl", ".NDJSON", ".csv")] == [
+        "jsonl",
+        "jsonl",
+        "csv",
+    ]
+    assert output_format("r.parquet", "ray") == "parquet" and output_format("r.csv", "ray") == "csv"
+    with pytest.raises(ValueError, match=r"unknown export format '\.parquet'"):
+        output_format("r.parquet")  # the local engine writes no Parquet parts
 
 
 def test_results_stored_by_an_earlier_version_still_open_and_are_rescanned(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from dfdetect.cli import serve as serve_cli
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.serve import ServeSettings, create_app
-from dfdetect.serve.engine import Engine
+from dfdetect.serve.analyzer import Analyzer
 from dfdetect.serve.process import free_port
 from dfdetect.serve.uploads import display_name
 
@@ -27,7 +27,7 @@ def test_not_ready_until_loaded_then_failed_load_is_reported(tmp_path, monkeypat
         release.wait(10)
         raise ModelNotFoundError(f"no model at {settings.model}")
 
-    monkeypatch.setattr(Engine, "load", staticmethod(slow_failing_load))
+    monkeypatch.setattr(Analyzer, "load", staticmethod(slow_failing_load))
     app = create_app(ServeSettings(model="nowhere", data_dir=tmp_path), on_load_error=heard.append)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
@@ -94,7 +94,7 @@ def test_client_filenames_are_reduced_to_display_names(raw, shown):
     assert display_name(raw) == shown
 
 
-class BlockingEngine:
+class BlockingAnalyzer:
     """Stands in for the model: each analysis waits until the test lets it finish."""
 
     threshold = 0.5
@@ -113,8 +113,8 @@ class BlockingEngine:
 
 
 def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
-    engine = BlockingEngine()
-    monkeypatch.setattr(Engine, "load", staticmethod(lambda settings, on_batch=None: engine))
+    engine = BlockingAnalyzer()
+    monkeypatch.setattr(Analyzer, "load", staticmethod(lambda settings, on_batch=None: engine))
     settings = ServeSettings(
         data_dir=tmp_path, max_inflight_images=1, max_waiting_images=0, job_workers=0
     )  # no wait queue: the second image is refused at once

@@ -5,6 +5,7 @@ and ``train --help`` listing every preset."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import shutil
 
@@ -13,7 +14,8 @@ import torch
 
 from dfdetect.cli import main as cli
 from dfdetect.train.checkpoints import restore_checkpoint, resumable, save_checkpoint
-from dfdetect.train.config import DEFAULTS, FREE_FORM, RULES, preset_names
+from dfdetect.train.config import DEFAULTS, FREE_FORM, RULES, preset_names, resolve_config
+from dfdetect.train.settings import TrainConfig
 from dfdetect.train.trainer import Trainer
 from test_train_runs import _config
 
@@ -81,6 +83,19 @@ def test_every_preset_resolves_and_help_lists_each(capsys) -> None:
     assert f"preset name ({', '.join(names)})" in help_text
     for name in names:  # every shipped preset passes validation as it is
         cli(["train", "--config", name, "--print-config"])
+
+
+def test_every_preset_builds_a_frozen_train_config_that_writes_back_the_same() -> None:
+    for name in preset_names():
+        entry = "data.train=[{dataset: ff++, root: /x, split: train, real_only: true}]"
+        mapping = resolve_config(name, [entry])
+        config = TrainConfig.from_dict(mapping)
+        assert config.optim.lr == mapping["optim"]["lr"] and config.seed == mapping["seed"]
+        assert config.data.train[0].options == {"real_only": True}
+        assert config.data.train[0].to_dict() == mapping["data"]["train"][0]
+        assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.optim.lr = 1.0
 
 
 def _without_fakes(toy_root, tmp_path):

@@ -38,16 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate and save; prints what changed."""
-    import torch
-
     from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
-    from dfdetect.evaluate.calibration import (
-        fit_temperature,
-        fit_threshold,
-        nll,
-        small_sample_warning,
-    )
+    from dfdetect.evaluate.calibration import small_sample_warning
     from dfdetect.evaluate.runner import score_entries
 
     if args.out is None and not (Path(args.model) / "config.json").is_file():
@@ -85,24 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f"dfdetect calibrate: warning: {warning}", file=sys.stderr)
     config = detector.config
-    logits = frames[["logit_real", "logit_fake"]].to_numpy()
-    labels = frames["label"].to_numpy()
-    before = {"temperature": config.temperature, "threshold": config.threshold}
-    nll_before = nll(logits, labels, config.temperature)
-    if args.method in ("both", "temperature"):
-        config.temperature = fit_temperature(logits, labels)
-    fpr = None
-    if args.method in ("both", "threshold"):
-        probs = detector.probabilities(torch.from_numpy(logits).float()).numpy()
-        videos = (frames["dataset"] + "/" + frames["source"] + "/" + frames["video"]).to_numpy()
-        config.threshold, fpr = fit_threshold(probs, labels, videos, args.target_fpr, args.level)
+    summary, fpr = fit_calibration(detector, frames, args)
+    before = summary["before"]
     out = args.out or Path(args.model)
     detector.save_pretrained(out)
-    summary = {
-        "before": before,
-        "after": {"temperature": config.temperature, "threshold": config.threshold},
-        "nll_before": nll_before,
-        "nll_after": nll(logits, labels, config.temperature),
+    summary |= {
         "target_fpr": args.target_fpr if fpr is not None else None,
         "fpr_at_threshold": fpr,
         "level": args.level,
@@ -119,3 +99,31 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"NLL {summary['nll_before']:.4f} -> {summary['nll_after']:.4f}; saved to {out}")
     return 1 if errors or dropped else 0
+
+
+def fit_calibration(detector, frames, args: argparse.Namespace) -> tuple[dict, float | None]:
+    """Fit what ``--method`` names into ``detector.config`` from the scored ``frames``; returns
+    the summary's before/after/NLL part and the FPR at the new threshold (None if not fitted)."""
+    import torch
+
+    from dfdetect.evaluate.calibration import fit_temperature, fit_threshold, nll
+
+    config = detector.config
+    logits = frames[["logit_real", "logit_fake"]].to_numpy()
+    labels = frames["label"].to_numpy()
+    before = {"temperature": config.temperature, "threshold": config.threshold}
+    nll_before = nll(logits, labels, config.temperature)
+    if args.method in ("both", "temperature"):
+        config.temperature = fit_temperature(logits, labels)
+    fpr = None
+    if args.method in ("both", "threshold"):
+        probs = detector.probabilities(torch.from_numpy(logits).float()).numpy()
+        videos = (frames["dataset"] + "/" + frames["source"] + "/" + frames["video"]).to_numpy()
+        config.threshold, fpr = fit_threshold(probs, labels, videos, args.target_fpr, args.level)
+    summary = {
+        "before": before,
+        "after": {"temperature": config.temperature, "threshold": config.threshold},
+        "nll_before": nll_before,
+        "nll_after": nll(logits, labels, config.temperature),
+    }
+    return summary, fpr

@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dfdetect.errors import DfdetectError
     from dfdetect.scan.walk import expand_inputs
-    from dfdetect.scan.writers import ResultWriter, export_format
+    from dfdetect.scan.writers import ResultWriter, output_format
 
     err = Console(stderr=True)
     if args.engine == "ray":
@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     say_missing(err, missing, urls_here=False)
     try:
         if args.out is not None:
-            export_format(args.out)
+            output_format(args.out)
         model_sampling = args.frames is None and args.sampling is None and args.stride is None
         options = scan_options(args)
         for path in (args.out, args.report, args.summary, args.db or default_db()):
@@ -259,6 +259,14 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if writer is not None:
                     writer.close()
+    return report_scan(args, err, session, results)
+
+
+def report_scan(args: argparse.Namespace, err, session, results) -> int:
+    """``--summary``, the results table and the summary line of a finished local scan; returns
+    the exit code."""
+    from rich.console import Console
+
     from dfdetect.scan.console import scan_summary, summary_line
 
     code = EXIT_INPUTS_FAILED if any(r.failed for r in results) else EXIT_OK
@@ -321,8 +329,9 @@ def run_ray(args: argparse.Namespace, err) -> int:
     from dfdetect.errors import DfdetectError
     from dfdetect.model import DEFAULT_MODEL
     from dfdetect.scan.cluster.options import ClusterOptions
-    from dfdetect.scan.cluster.output import OutputError, out_format
+    from dfdetect.scan.cluster.output import OutputError
     from dfdetect.scan.cluster.sources import expand_sources
+    from dfdetect.scan.writers import output_format
 
     unsupported = [f for f in ("db", "report", "heatmaps") if getattr(args, f) is not None]
     unsupported += ["rescan"] if args.rescan else []
@@ -334,7 +343,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
         problem = f"{names}: not available with --engine ray (the --out file is the store)"
     if problem is None:
         try:
-            out_format(args.out)
+            output_format(args.out, "ray")
             options = scan_options(args)
             flags = {
                 "address": args.ray_address,

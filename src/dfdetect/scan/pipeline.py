@@ -76,116 +76,24 @@ class ScanPipeline:
         detection outlast ``options.file_timeout_s`` gets reason ``timeout``: its thread is
         abandoned (it cannot be killed; what it returns is dropped) and a fresh one takes over.
         """
-        todo = iter(list(paths))
-        lock = threading.Lock()
-        ready: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
-        stop = threading.Event()
-        busy: dict[int, tuple[str | Path, float]] = {}  # worker -> (its file, start time)
-        abandoned: set[int] = set()
-        budget = self.options.file_timeout_s
-
-        def put(item) -> bool:
-            while not stop.is_set():
-                try:
-                    ready.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def work(wid: int) -> None:
-            try:
-                while not stop.is_set() and wid not in abandoned:
-                    with lock:
-                        path = next(todo, None)
-                        start = time.perf_counter()
-                        if path is not None:
-                            busy[wid] = (path, start)
-                    if path is None:
-                        return
-                    prepared = prepare_safely(self.preparer.prepare_path, path)
-                    with lock:
-                        busy.pop(wid, None)
-                    if not put((prepared, start, wid)):
-                        return
-            finally:
-                put((_DONE, 0.0, wid))
-
-        threads: dict[int, threading.Thread] = {}
-
-        def spawn() -> None:
-            wid = len(threads)
-            threads[wid] = threading.Thread(
-                target=work, args=(wid,), daemon=True, name=f"scan-{wid}"
-            )
-            threads[wid].start()
-
-        for _ in range(self.options.workers):
-            spawn()
-        running = len(threads)
+        pool = _PreparePool(self.preparer.prepare_path, paths, self.options)
         try:
-            while running:
+            while pool.running:
                 try:
-                    item = ready.get(timeout=self._wait_s(busy, lock, budget))
+                    item = pool.ready.get(timeout=pool.wait_s())
                 except queue.Empty:
-                    overdue = self._overdue(busy, lock, budget)
-                    abandoned.update(overdue)
-                    for _ in overdue:
-                        spawn()
+                    overdue = pool.abandon_overdue()
                     if overdue:
                         yield from self._finish(
                             [self._timed_out(busy_path) for busy_path, _ in overdue.values()],
                             [start for _, start in overdue.values()],
                         )
                     continue
-                batch: list[tuple[Prepared, float]] = []
-                while True:
-                    prepared, start, wid = item
-                    if wid in abandoned:
-                        pass  # an abandoned thread's late result or end: already reported
-                    elif prepared is _DONE:
-                        running -= 1
-                    else:
-                        batch.append((prepared, start))
-                    if (
-                        not running
-                        or sum(len(p.faces) for p, _ in batch) >= self.options.batch_size
-                    ):
-                        break
-                    try:
-                        item = ready.get_nowait()
-                    except queue.Empty:
-                        break
+                batch = pool.collect(item, self.options.batch_size)
                 if batch:
                     yield from self._finish([p for p, _ in batch], [s for _, s in batch])
         finally:
-            stop.set()
-            for wid, t in threads.items():
-                if wid not in abandoned:
-                    t.join(timeout=5)
-
-    @staticmethod
-    def _wait_s(busy: dict, lock: threading.Lock, budget: float | None) -> float | None:
-        """How long the scoring loop may wait for a file before checking for overdue ones."""
-        if budget is None:
-            return None
-        with lock:
-            starts = [start for _, start in busy.values()]
-        if not starts:
-            return budget
-        return max(0.01, min(starts) + budget - time.perf_counter())
-
-    @staticmethod
-    def _overdue(busy: dict, lock: threading.Lock, budget: float | None) -> dict:
-        """Remove and return ``{worker: (file, start)}`` of the files past ``budget``."""
-        if budget is None:
-            return {}
-        now = time.perf_counter()
-        with lock:
-            late = {wid: job for wid, job in busy.items() if now - job[1] > budget}
-            for wid in late:
-                del busy[wid]
-        return late
+            pool.close()
 
     def _timed_out(self, path: str | Path) -> Prepared:
         limit = self.options.file_timeout_s
@@ -212,3 +120,109 @@ class ScanPipeline:
                 prepared, result, self.explainer, self.options.max_heatmaps
             )
         return result
+
+
+class _PreparePool:
+    """The worker threads of :meth:`ScanPipeline.scan`: each takes the next file, decodes and
+    detects it and puts ``(prepared, start, worker)`` on the bounded ``ready`` queue, then
+    ``_DONE`` when no file is left. A worker whose file outlasts ``options.file_timeout_s`` is
+    abandoned (what it returns later is dropped) and a fresh one takes over."""
+
+    def __init__(self, prepare_path, paths: Iterable[str | Path], options: ScanOptions) -> None:
+        self.prepare_path = prepare_path
+        self.todo = iter(list(paths))
+        self.lock = threading.Lock()
+        self.ready: queue.Queue = queue.Queue(maxsize=options.queue_size)
+        self.stop = threading.Event()
+        self.busy: dict[int, tuple[str | Path, float]] = {}  # worker -> (its file, start time)
+        self.abandoned: set[int] = set()
+        self.budget = options.file_timeout_s
+        self.threads: dict[int, threading.Thread] = {}
+        for _ in range(options.workers):
+            self._spawn()
+        self.running = len(self.threads)  # workers that have not put their _DONE yet
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self, wid: int) -> None:
+        try:
+            while not self.stop.is_set() and wid not in self.abandoned:
+                with self.lock:
+                    path = next(self.todo, None)
+                    start = time.perf_counter()
+                    if path is not None:
+                        self.busy[wid] = (path, start)
+                if path is None:
+                    return
+                prepared = prepare_safely(self.prepare_path, path)
+                with self.lock:
+                    self.busy.pop(wid, None)
+                if not self._put((prepared, start, wid)):
+                    return
+        finally:
+            self._put((_DONE, 0.0, wid))
+
+    def _spawn(self) -> None:
+        wid = len(self.threads)
+        self.threads[wid] = threading.Thread(
+            target=self._work, args=(wid,), daemon=True, name=f"scan-{wid}"
+        )
+        self.threads[wid].start()
+
+    def wait_s(self) -> float | None:
+        """How long the scoring loop may wait for a file before checking for overdue ones."""
+        if self.budget is None:
+            return None
+        with self.lock:
+            starts = [start for _, start in self.busy.values()]
+        if not starts:
+            return self.budget
+        return max(0.01, min(starts) + self.budget - time.perf_counter())
+
+    def abandon_overdue(self) -> dict[int, tuple[str | Path, float]]:
+        """Abandon the workers whose file is past the budget, start one fresh worker for each,
+        and return their ``{worker: (file, start)}``."""
+        if self.budget is None:
+            return {}
+        now = time.perf_counter()
+        with self.lock:
+            late = {wid: job for wid, job in self.busy.items() if now - job[1] > self.budget}
+            for wid in late:
+                del self.busy[wid]
+        self.abandoned.update(late)
+        for _ in late:
+            self._spawn()
+        return late
+
+    def collect(self, item, max_faces: int) -> list[tuple[Prepared, float]]:
+        """``item`` and whatever else is ready, up to ``max_faces`` faces: one scoring round's
+        ``(prepared, start)`` pairs (workers' ends are counted off ``running``)."""
+        batch: list[tuple[Prepared, float]] = []
+        while True:
+            prepared, start, wid = item
+            if wid in self.abandoned:
+                pass  # an abandoned thread's late result or end: already reported
+            elif prepared is _DONE:
+                self.running -= 1
+            else:
+                batch.append((prepared, start))
+            if not self.running or sum(len(p.faces) for p, _ in batch) >= max_faces:
+                return batch
+            try:
+                item = self.ready.get_nowait()
+            except queue.Empty:
+                return batch
+
+    def close(self) -> None:
+        """Stop the workers and wait briefly for those not abandoned."""
+        self.stop.set()
+        for wid, t in self.threads.items():
+            if wid not in self.abandoned:
+                t.join(timeout=5)

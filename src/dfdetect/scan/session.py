@@ -16,7 +16,7 @@ from dfdetect.faces.pipeline import FacePipeline
 from dfdetect.scan.options import ScanOptions, stable_hash
 from dfdetect.scan.pipeline import ScanPipeline
 from dfdetect.scan.results import RESULT_VERSION, FileResult
-from dfdetect.scan.store import ResultStore, content_key
+from dfdetect.scan.store import ResultStore, file_key
 from dfdetect.scan.visuals import encode_visuals
 from dfdetect.scan.walk import symlink_target, why_missing
 
@@ -110,7 +110,7 @@ class ScanSession:
             emit(result)
         try:
             for path in paths:
-                self._hashes[path] = sha = content_key(path, self.pipeline.options.max_file_mb)
+                self._hashes[path] = sha = file_key(path, self.pipeline.options.max_file_mb)
                 if progress:
                     progress.advance(hashing)
                 if sha in same:

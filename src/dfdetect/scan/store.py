@@ -54,7 +54,7 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def content_key(path: str | Path, max_file_mb: float) -> str:
+def file_key(path: str | Path, max_file_mb: float) -> str:
     """The file's sha256; for files a scan will refuse (too large, unreadable) a key derived
     from the path, so they are never hashed."""
     try:  # FIFOs and devices are never opened: reading them would block or never end
@@ -66,7 +66,7 @@ def content_key(path: str | Path, max_file_mb: float) -> str:
 
 
 def unhashed_key(name: str) -> str:
-    """The content key of a file that is not hashed, derived from its path or URL."""
+    """The file key of a file that is not hashed, derived from its path or URL."""
     return "unhashed:" + hashlib.sha256(name.encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""Write scan results as JSON Lines (one file per line) or CSV (one face per row)."""
+"""Scan result files: the registry of output formats both engines write (JSON Lines, one file
+per line; CSV, one face per row; Parquet parts, Ray engine only) and the local engine's writer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from dfdetect.scan.results import FileResult
@@ -17,15 +19,43 @@ CSV_COLUMNS = (
     "x1", "y1", "x2", "y2", "det_score", "prob", "label", "sha256", "model", "model_key",
     "faces_skipped",
 )  # fmt: skip
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-def export_format(path: str | Path) -> str:
-    """``"jsonl"`` or ``"csv"`` from the file suffix; anything else raises ValueError."""
+@dataclass(frozen=True)
+class OutputFormat:
+    """A result file format: its name, the suffixes that choose it and the engines
+    (``--engine`` values) that write it."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    engines: tuple[str, ...]
+
+
+OUTPUT_FORMATS = (
+    OutputFormat("jsonl", (".jsonl", ".ndjson"), ("single", "ray")),
+    OutputFormat("csv", (".csv",), ("single", "ray")),
+    OutputFormat("parquet", (".parquet",), ("ray",)),  # a folder of part files
+)
+_NOUN = {"single": "export", "ray": "output"}  # what each engine's errors call the file
+
+
+def output_format(path: str | Path, engine: str = "single") -> str:
+    """The name of the format ``engine`` writes to ``path``, from its suffix; a suffix of no
+    format that engine writes raises ValueError."""
+    known = {s: f.name for f in OUTPUT_FORMATS if engine in f.engines for s in f.suffixes}
     suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"{path}: unknown export format {suffix!r}; use one of {sorted(FORMATS)}")
-    return FORMATS[suffix]
+    if suffix not in known:
+        raise ValueError(
+            f"{path}: unknown {_NOUN[engine]} format {suffix!r}; use one of {sorted(known)}"
+        )
+    return known[suffix]
+
+
+def append_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the file descriptor ``fd`` (``os.write`` may write less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def csv_rows(result: FileResult) -> list[dict[str, object]]:
@@ -72,7 +102,7 @@ class ResultWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.format = export_format(path)
+        self.format = output_format(path)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.count = 0
@@ -105,9 +135,7 @@ class ResultWriter:
     def _append(self, text: str) -> None:
         data = text.encode("utf-8")
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            append_all(self._fd, data)
         except OSError:
             os.ftruncate(self._fd, self._size)
             raise

@@ -131,7 +131,7 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
         ``timeout`` shortens the service's analysis time limit for this request (504 past it).
         """
         limit = min(timeout or settings.request_timeout_s, settings.request_timeout_s)
-        engine = service.require_engine()
+        analyzer = service.require_analyzer()
         slot = await service.image_slot()
         try:
             upload = await receive_upload(
@@ -149,7 +149,7 @@ def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = No
 
         def run() -> dict:
             try:
-                return service.analyze(engine, upload.path, upload.filename, explain)
+                return service.analyze(analyzer, upload.path, upload.filename, explain)
             finally:  # the slot frees when the work ends, even after the client got a 504
                 upload.path.unlink(missing_ok=True)
                 slot.release()

@@ -13,7 +13,7 @@ import anyio
 from fastapi import FastAPI
 
 from dfdetect.errors import MediaError
-from dfdetect.serve.engine import Engine
+from dfdetect.serve.analyzer import Analyzer
 from dfdetect.serve.jobs import Job, JobStore, JobWorkers
 from dfdetect.serve.metrics import ServiceMetrics
 from dfdetect.serve.problems import Problem
@@ -31,7 +31,7 @@ class Service:
         self.settings = settings
         self.on_load_error = on_load_error
         self.store: JobStore | None = None
-        self.engine: Engine | None = None
+        self.analyzer: Analyzer | None = None
         self.load_error: str | None = None
         self.workers: JobWorkers | None = None
         self.metrics = ServiceMetrics(queue_depth=self._queue_depth)
@@ -65,14 +65,14 @@ class Service:
         """Stop workers (a running job stays 'running' and is re-queued on the next start)."""
         self._stopping.set()
         stopped = self.workers.stop() if self.workers is not None else True
-        if self.engine is not None:
-            self.engine.close()
+        if self.analyzer is not None:
+            self.analyzer.close()
         if self.store is not None and stopped:  # a worker still busy keeps its connection
             self.store.close()
 
     def _load(self) -> None:
         try:
-            engine = Engine.load(self.settings, on_batch=self.metrics.record_batch)
+            analyzer = Analyzer.load(self.settings, on_batch=self.metrics.record_batch)
         except Exception as err:  # reported by /readyz and the hook, not swallowed
             self.load_error = f"{type(err).__name__}: {err}"
             log.error("model %s failed to load: %s", self.settings.model, self.load_error)
@@ -80,9 +80,9 @@ class Service:
                 self.on_load_error(err)
             return
         if self._stopping.is_set():  # shut down while loading
-            engine.close()
+            analyzer.close()
             return
-        self.engine = engine
+        self.analyzer = analyzer
         log.info("model %s loaded; ready", self.settings.model)
         if self.settings.job_workers > 0:
             self.workers = JobWorkers(self.store, self._analyze_job, self.settings.job_workers)
@@ -103,19 +103,19 @@ class Service:
     def readiness(self) -> dict:
         """``{"status": "ready" | "loading" | "failed", "model": ..., ["error": ...]}``."""
         out = {"model": self.settings.model}
-        if self.engine is not None:
-            return {"status": "ready", **out, "threshold": self.engine.threshold}
+        if self.analyzer is not None:
+            return {"status": "ready", **out, "threshold": self.analyzer.threshold}
         if self.load_error is not None:
             return {"status": "failed", **out, "error": self.load_error}
         return {"status": "loading", **out}
 
-    def require_engine(self) -> Engine:
-        """The loaded engine, or a 503 saying the model is loading or failed."""
-        if self.engine is None:
+    def require_analyzer(self) -> Analyzer:
+        """The loaded analyzer, or a 503 saying the model is loading or failed."""
+        if self.analyzer is None:
             state = self.readiness()
             detail = state.get("error", "the model is still loading, retry shortly")
             raise Problem(503, f"model_{state['status']}", detail, {"Retry-After": "5"})
-        return self.engine
+        return self.analyzer
 
     async def image_slot(self) -> ImageSlot:
         """Take one of the ``max_inflight_images`` slots, waiting behind at most
@@ -156,7 +156,7 @@ class Service:
 
     def analyze(
         self,
-        engine: Engine,
+        analyzer: Analyzer,
         path: Path,
         filename: str,
         heatmaps: bool,
@@ -164,7 +164,7 @@ class Service:
     ) -> dict:
         """Analyze one stored upload, counting the outcome in the metrics."""
         try:
-            result = engine.analyze(path, filename, heatmaps, cancel)
+            result = analyzer.analyze(path, filename, heatmaps, cancel)
         except MediaError:
             self.metrics.files.labels("error").inc()
             raise
@@ -173,7 +173,7 @@ class Service:
 
     def _analyze_job(self, job: Job, cancel: threading.Event) -> dict:
         path = Path(job.media_path)
-        return self.analyze(self.engine, path, job.filename, bool(job.heatmaps), cancel)
+        return self.analyze(self.analyzer, path, job.filename, bool(job.heatmaps), cancel)
 
 
 class ImageSlot:

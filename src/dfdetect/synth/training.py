@@ -5,7 +5,7 @@ resumed run sees the same images. With ``pair_fakes`` each twin shares a batch w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,10 @@ class PseudoFakeConfig:
         if unknown:
             raise DatasetError(f"pseudo_fakes: unknown keys {unknown} (known: {sorted(known)})")
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``data.pseudo_fakes`` mapping."""
+        return asdict(self)
 
 
 class PseudoFakes:

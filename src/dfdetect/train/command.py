@@ -51,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         from dfdetect.model.device import check_device
         from dfdetect.train import distributed
+        from dfdetect.train.settings import TrainConfig
         from dfdetect.train.trainer import Trainer
 
-        check_device(config["run"]["device"])
-        trainer = Trainer(config)
+        settings = TrainConfig.from_dict(config)
+        check_device(settings.run.device)
+        trainer = Trainer(settings)
         try:
             out = trainer.fit()
         finally:

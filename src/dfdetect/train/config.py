@@ -1,7 +1,8 @@
 """Training configuration: built-in defaults < preset or YAML file < ``key=value`` overrides.
 
 Every key must exist in :data:`DEFAULTS` (typos are errors listing the known keys); the resolved
-config is what a run folder's ``config.yaml`` holds.
+mapping is what a run folder's ``config.yaml`` holds, and what
+:meth:`dfdetect.train.settings.TrainConfig.from_dict` builds the run's dataclasses from.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dfdetect.train.settings import LossConfig
+
 
 def _pair_indices(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (i, j) of every unordered pair i < j among ``n`` items."""
@@ -107,3 +109,10 @@ class DetectorLoss(nn.Module):
         total = self.ce_weight * ce + self.alignment_weight * align
         total = total + self.uniformity_weight * unif
         return LossTerms(total, ce.detach(), align.detach(), unif.detach())
+
+    @classmethod
+    def from_config(cls, loss: LossConfig) -> DetectorLoss:
+        """The loss weighted as the config's ``loss`` section says."""
+        return cls(
+            loss.ce, loss.alignment, loss.uniformity, loss.alignment_alpha, loss.uniformity_t
+        )

@@ -4,13 +4,13 @@ face-crop preset) and the module DDP wraps around it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import torch
 from torch import nn
 
 from dfdetect.train.config import ConfigError
 from dfdetect.train.losses import slerp_augment
+from dfdetect.train.settings import ModelConfig
 
 
 class TrainModule(nn.Module):
@@ -28,7 +28,7 @@ class TrainModule(nn.Module):
         return self.detector.head(features), features, labels
 
 
-def build_detector(model: dict[str, Any], device: torch.device, recorded: dict | None = None):
+def build_detector(model: ModelConfig, device: torch.device, recorded: dict | None = None):
     """The detector to train (fp32 parameters), from ``model.init`` or a fresh backbone, with
     the face-crop preset of its data: ``recorded`` (from the extraction manifests) when
     ``model.face_crop`` is ``auto``, else the named preset, which must agree with ``recorded``."""
@@ -37,7 +37,7 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
     from dfdetect.model.detector import Detector
     from dfdetect.model.loading import load_predictor
 
-    crop = model["face_crop"]
+    crop = model.face_crop
     if crop == "auto":
         face_crop = recorded or get_preset("gend").to_dict()
     else:
@@ -47,16 +47,16 @@ def build_detector(model: dict[str, Any], device: torch.device, recorded: dict |
                 f"model.face_crop is {face_crop.get('name')!r} but the training crops were "
                 f"extracted with {recorded.get('name')!r} (set model.face_crop=auto)"
             )
-    if model["init"]:
-        loaded = load_predictor(model["init"], runtime="torch", device=device, dtype=torch.float32)
+    if model.init:
+        loaded = load_predictor(model.init, runtime="torch", device=device, dtype=torch.float32)
         detector = loaded.detector
     else:
-        config = DetectorConfig(backbone=model["backbone"], adapter=model["adapter"])
+        config = DetectorConfig(backbone=model.backbone, adapter=model.adapter)
         detector = Detector.from_config(
             config,
             device=device,
             dtype=torch.float32,
-            pretrained_backbone=model["pretrained_backbone"],
+            pretrained_backbone=model.pretrained_backbone,
         )
     pipeline = detector.config.face_pipeline
     detector.config.face_pipeline = replace(pipeline, crop=CropPreset.from_dict(face_crop))

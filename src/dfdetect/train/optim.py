@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from dfdetect.train.settings import OptimConfig
+
 
 def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
     """Trainable parameters in two groups: >= 2-D (matrices) with ``weight_decay``, 1-D (biases,
@@ -40,14 +42,14 @@ def cosine_factor(
 
 
 def build_optimizer(
-    model: nn.Module, optim: dict, total_steps: int, steps_per_epoch: int
+    model: nn.Module, optim: OptimConfig, total_steps: int, steps_per_epoch: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW and its LambdaLR schedule from the config's ``optim`` section."""
     optimizer = torch.optim.AdamW(
-        parameter_groups(model.named_parameters(), optim["weight_decay"]),
-        lr=optim["lr"],
-        betas=tuple(optim["betas"]),
+        parameter_groups(model.named_parameters(), optim.weight_decay),
+        lr=optim.lr,
+        betas=optim.betas,
     )
-    cycle = optim["restart_epochs"] * steps_per_epoch if optim["restart_epochs"] else None
-    factor = cosine_factor(total_steps, optim["warmup_steps"], optim["lr"], optim["min_lr"], cycle)
+    cycle = optim.restart_epochs * steps_per_epoch if optim.restart_epochs else None
+    factor = cosine_factor(total_steps, optim.warmup_steps, optim.lr, optim.min_lr, cycle)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -7,24 +7,25 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from dfdetect.data.augment import AugmentConfig
 from dfdetect.data.dataset import Batch, Collate, FrameDataset
 from dfdetect.data.provenance import recorded_preset
 from dfdetect.data.samples import FAKE, REAL, DatasetError, FrameSample
 from dfdetect.data.sampling import EpochSampler
-from dfdetect.data.specs import expand_root, open_entries
+from dfdetect.data.specs import open_entries
+from dfdetect.errors import DfdetectError
 from dfdetect.evaluate.scoring import autocast_for
 from dfdetect.progress import progress_bar
-from dfdetect.synth.training import PseudoFakeConfig, add_pseudo_fakes
+from dfdetect.synth.training import add_pseudo_fakes
 from dfdetect.train import distributed
 from dfdetect.train.checkpoints import (
     load_checkpoint,
@@ -32,11 +33,12 @@ from dfdetect.train.checkpoints import (
     resumable,
     save_checkpoint,
 )
-from dfdetect.train.config import ConfigError, dump_config, load_yaml
+from dfdetect.train.config import ConfigError, dump_config, load_yaml, resolve_config
 from dfdetect.train.logs import RunLogger
 from dfdetect.train.losses import DetectorLoss
 from dfdetect.train.model import TrainModule, build_detector
 from dfdetect.train.optim import build_optimizer
+from dfdetect.train.settings import TrainConfig
 from dfdetect.train.validation import validate
 
 
@@ -67,73 +69,49 @@ def _labels_by_dataset(samples: Sequence[FrameSample]) -> dict[str, set[int]]:
 
 
 class Trainer:
-    """One training run into ``config["run"]["out"]``; :meth:`fit` returns the run folder."""
+    """One training run into ``config.run.out``; :meth:`fit` returns the run folder.
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.out = Path(config["run"]["out"])
-        self.info, self.device = distributed.setup(config["run"]["device"])
-        torch.manual_seed(config["seed"])
-        data, optim = config["data"], config["optim"]
-        for entry in (*data["train"], *data["val"]):  # the run folder records real paths
-            entry["root"] = str(expand_root(entry["root"]))
-        self.train_samples, train_accounts = open_entries(
-            data["train"], data["frames_per_video"], data["frame_sampling"]
-        )
-        recorded = recorded_preset(self.train_samples)
-        self.detector = build_detector(config["model"], self.device, recorded)
-        synthesize, pseudo = None, PseudoFakeConfig.from_dict(data["pseudo_fakes"])
-        if pseudo is not None:
-            crop = self.detector.config.face_pipeline.crop
-            self.train_samples, synthesize, record = add_pseudo_fakes(
-                self.train_samples, pseudo, crop, config["seed"]
-            )
-            self.detector.config.pseudo_fakes = record
-        self.val_samples, val_accounts = open_entries(
-            data["val"], data["val_frames_per_video"], data["frame_sampling"]
-        )
-        self.accounting = {"train": train_accounts, "val": val_accounts}
-        if self.info.is_main:  # what the run rests on, before the first step
-            for part, accounts in self.accounting.items():
-                for accounting in accounts:
-                    print(f"{part} {accounting.line()}")
-        world = self.info.world_size
-        if optim["batch_size"] % (world * optim["accumulate"]):
+    ``config`` is a :class:`TrainConfig` or a resolved config mapping (built into one here)."""
+
+    def __init__(self, config: TrainConfig | Mapping[str, Any]) -> None:
+        if not isinstance(config, TrainConfig):
+            config = TrainConfig.from_dict(config)
+        self.config = config.with_expanded_roots()  # the run folder records real paths
+        self.out = Path(config.run.out)
+        self.info, self.device = distributed.setup(config.run.device)
+        torch.manual_seed(config.seed)
+        synthesize = self._open_data()
+        optim, world = config.optim, self.info.world_size
+        if optim.batch_size % (world * optim.accumulate):
             raise ConfigError(
-                f"optim.batch_size {optim['batch_size']} is not divisible by "
-                f"{world} processes x accumulate {optim['accumulate']}"
+                f"optim.batch_size {optim.batch_size} is not divisible by "
+                f"{world} processes x accumulate {optim.accumulate}"
             )
-        self.micro = optim["batch_size"] // (world * optim["accumulate"])
+        self.micro = optim.batch_size // (world * optim.accumulate)
         check_classes(self.train_samples, self.val_samples)
         self.sampler = EpochSampler(
             self.train_samples,
-            seed=config["seed"],
-            pair_fakes=data["pair_fakes"],
-            balance=data["balance"],
+            seed=config.seed,
+            pair_fakes=config.data.pair_fakes,
+            balance=config.data.balance,
             rank=self.info.rank,
             world_size=world,
         )
         self.dataset = FrameDataset(
-            self.train_samples,
-            AugmentConfig.from_dict(data["augment"]),
-            config["seed"],
-            synthesize,
+            self.train_samples, config.data.augment, config.seed, synthesize
         )
-        self.steps_per_epoch = len(self.sampler) // (self.micro * optim["accumulate"])
+        self.steps_per_epoch = len(self.sampler) // (self.micro * optim.accumulate)
         if self.steps_per_epoch == 0:
             raise DatasetError(
                 f"{len(self.train_samples)} training frames make no full batch of "
-                f"{optim['batch_size']}: lower optim.batch_size"
+                f"{optim.batch_size}: lower optim.batch_size"
             )
-        self.total_steps = optim["max_steps"] or optim["epochs"] * self.steps_per_epoch
+        self.total_steps = optim.max_steps or optim.epochs * self.steps_per_epoch
         self.optimizer, self.scheduler = build_optimizer(
             self.detector, optim, self.total_steps, self.steps_per_epoch
         )
-        lc = config["loss"]
-        self.criterion = DetectorLoss(
-            lc["ce"], lc["alignment"], lc["uniformity"], lc["alignment_alpha"], lc["uniformity_t"]
-        )
-        module = TrainModule(self.detector, lc["slerp"])
+        self.criterion = DetectorLoss.from_config(config.loss)
+        module = TrainModule(self.detector, config.loss.slerp)
         self.model = (
             DistributedDataParallel(
                 module, device_ids=[self.device] if self.device.type == "cuda" else None
@@ -142,6 +120,33 @@ class Trainer:
             else module
         )
         self.step, self.best, self.failures = 0, -math.inf, set()
+
+    def _open_data(self):
+        """Open the train and val entries, build the detector for their crops and add the
+        pseudo-fake twins; prints the accounting; returns the twins' pixel hook (or None)."""
+        data, synthesize = self.config.data, None
+        train = [e.to_dict() for e in data.train]
+        self.train_samples, train_accounts = open_entries(
+            train, data.frames_per_video, data.frame_sampling
+        )
+        recorded = recorded_preset(self.train_samples)
+        self.detector = build_detector(self.config.model, self.device, recorded)
+        if data.pseudo_fakes is not None:
+            crop = self.detector.config.face_pipeline.crop
+            self.train_samples, synthesize, record = add_pseudo_fakes(
+                self.train_samples, data.pseudo_fakes, crop, self.config.seed
+            )
+            self.detector.config.pseudo_fakes = record
+        val = [e.to_dict() for e in data.val]
+        self.val_samples, val_accounts = open_entries(
+            val, data.val_frames_per_video, data.frame_sampling
+        )
+        self.accounting = {"train": train_accounts, "val": val_accounts}
+        if self.info.is_main:  # what the run rests on, before the first step
+            for part, accounts in self.accounting.items():
+                for accounting in accounts:
+                    print(f"{part} {accounting.line()}")
+        return synthesize
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -155,12 +160,11 @@ class Trainer:
 
     def _resume(self) -> None:
         last = self.out / "checkpoints" / "last"
-        if not (self.config["run"]["resume"] and resumable(last)):
+        if not (self.config.run.resume and resumable(last)):
             return
-        path = self.out / "config.yaml"
-        previous = (load_yaml(path.read_text()) if path.is_file() else None) or {}
+        previous = self._previous_config()
         for section in ("model", "data", "seed"):
-            if previous.get(section) != self.config[section]:
+            if previous is None or getattr(previous, section) != getattr(self.config, section):
                 raise ConfigError(
                     f"{self.out}: cannot resume, {section!r} differs from the run's config.yaml "
                     "(use another run.out or run.resume=false)"
@@ -173,6 +177,16 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = int(state["step"]), float(state["best"])
+
+    def _previous_config(self) -> TrainConfig | None:
+        """The config the run folder's ``config.yaml`` records (None: absent or unreadable)."""
+        path = self.out / "config.yaml"
+        if not path.is_file():
+            return None
+        try:
+            return TrainConfig.from_dict(resolve_config(load_yaml(path.read_text()) or {}))
+        except (DfdetectError, yaml.YAMLError):
+            return None
 
     def _save(self, name: str, info: dict | None = None) -> None:
         if self.info.is_main:
@@ -189,7 +203,7 @@ class Trainer:
             batch_size=self.micro,
             sampler=self.sampler,
             drop_last=True,
-            num_workers=self.config["data"]["num_workers"],
+            num_workers=self.config.data.num_workers,
             collate_fn=Collate(self.train_samples),
         )
 
@@ -198,7 +212,7 @@ class Trainer:
             raise DatasetError(f"every crop of a batch failed to load: {batch.failures[:3]}")
         self.failures.update(batch.failures)
         generator = torch.Generator(self.device).manual_seed(
-            self.config["seed"] * 1_000_003 + self.step * 1009 + self.info.rank
+            self.config.seed * 1_000_003 + self.step * 1009 + self.info.rank
         )
         pixels = self.detector.preprocess(batch.images)
         labels = batch.labels.to(self.device)
@@ -206,10 +220,10 @@ class Trainer:
             contextlib.nullcontext() if sync or not self.info.enabled else self.model.no_sync()
         )
         with context:
-            with autocast_for(self.device, self.config["run"]["precision"]):
+            with autocast_for(self.device, self.config.run.precision):
                 logits, features, all_labels = self.model(pixels, labels, generator)
             terms = self.criterion(logits, features, all_labels)
-            (terms.total / self.config["optim"]["accumulate"]).backward()
+            (terms.total / self.config.optim.accumulate).backward()
         return {
             "loss": terms.total.item(),
             "ce": terms.cross_entropy.item(),
@@ -223,13 +237,13 @@ class Trainer:
         resumed = self.step
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(dump_config(self.config))
+            (self.out / "config.yaml").write_text(dump_config(self.config.to_dict()))
             logger = RunLogger(self.out, resumed if resumed else None)
-        accumulate, run = self.config["optim"]["accumulate"], self.config["run"]
+        accumulate, run = self.config.optim.accumulate, self.config.run
         self.detector.train()
         window: list[dict[str, float]] = []
         started, images = time.perf_counter(), 0
-        with progress_bar(enabled=run["progress"] and self.info.is_main) as bar:
+        with progress_bar(enabled=run.progress and self.info.is_main) as bar:
             task = bar.add_task(
                 "training", total=self.total_steps, completed=self.step, unit="steps"
             )
@@ -242,9 +256,9 @@ class Trainer:
                         for k in range(accumulate)
                     ]
                     images += self.micro * accumulate * self.info.world_size
-                    if self.config["optim"]["grad_clip"]:
+                    if self.config.optim.grad_clip:
                         nn.utils.clip_grad_norm_(
-                            self.detector.parameters(), self.config["optim"]["grad_clip"]
+                            self.detector.parameters(), self.config.optim.grad_clip
                         )
                     lr = self.scheduler.get_last_lr()[0]
                     self.optimizer.step()
@@ -254,7 +268,7 @@ class Trainer:
                     bar.advance(task)
                     window.append({k: sum(p[k] for p in parts) / accumulate for k in parts[0]})
                     if self.info.is_main and (
-                        self.step % run["log_every"] == 0 or self.step == self.total_steps
+                        self.step % run.log_every == 0 or self.step == self.total_steps
                     ):
                         elapsed = time.perf_counter() - started
                         row = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
@@ -270,10 +284,10 @@ class Trainer:
                         window, started, images = [], time.perf_counter(), 0
                     end_of_epoch = self.step % self.steps_per_epoch == 0
                     finished = self.step == self.total_steps
-                    every = run["val_every_steps"]
+                    every = run.val_every_steps
                     if end_of_epoch or finished or (every and self.step % every == 0):
                         self._validate(epoch, logger if self.info.is_main else None)
-                    if end_of_epoch or finished or self.step % run["checkpoint_every"] == 0:
+                    if end_of_epoch or finished or self.step % run.checkpoint_every == 0:
                         self._save("last")
                         distributed.barrier(self.info)
                     if finished:
@@ -304,7 +318,7 @@ class Trainer:
             mean_ap, rows = validate(
                 self.detector,
                 self.val_samples,
-                batch_size=self.config["run"]["val_batch_size"],
+                batch_size=self.config.run.val_batch_size,
                 progress=False,
             )
             self.detector.train()

@@ -29,13 +29,7 @@ from rich.console import Console
 from dfdetect.errors import DfdetectError
 from dfdetect.progress import progress_bar
 from dfdetect.scan.cluster.options import ClusterOptions
-from dfdetect.scan.cluster.output import (
-    Finished,
-    OutputError,
-    ResultWriter,
-    out_format,
-    read_finished,
-)
+from dfdetect.scan.cluster.output import BatchWriter, Finished, OutputError, read_finished
 from dfdetect.scan.cluster.stages import (
     ModelWorker,
     assemble_files,
@@ -47,6 +41,7 @@ from dfdetect.scan.console import ScanTally
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.results import NOT_FOUND, STATUS_ERROR, FileResult
 from dfdetect.scan.walk import why_missing
+from dfdetect.scan.writers import output_format
 
 ASSEMBLE_CPUS = 0.25  # tracking and verdicts: light work beside the prepare tasks
 
@@ -108,7 +103,7 @@ def scan_on_ray(
     cannot be reached or a stage fails beyond its retries (what was written is kept).
     """
     out = Path(out)
-    fmt = out_format(out)
+    fmt = output_format(out, "ray")
     started = time.perf_counter()
     report = ClusterReport(total=len(sources) + len(missing))
     try:
@@ -117,7 +112,7 @@ def scan_on_ray(
         raise ClusterError(f"cannot start or reach Ray at {cluster.address}: {exc}") from exc
     try:
         facts = _describe(model, options, face_detector, scrfd_model)
-        writer = ResultWriter(out, fmt, part_rows=cluster.part_rows, flush_s=cluster.flush_s)
+        writer = BatchWriter(out, fmt, part_rows=cluster.part_rows, flush_s=cluster.flush_s)
         progress = progress_bar(console=console, enabled=console is not None)
         task = progress.add_task("scan", total=report.total, unit="files")
         try:
@@ -311,7 +306,7 @@ def _dataset(sources, loading, options, cluster, facts) -> ray.data.Dataset:
         )
 
 
-def _drain(dataset, writer: ResultWriter, report: ClusterReport, keep_first: int, advance) -> None:
+def _drain(dataset, writer: BatchWriter, report: ClusterReport, keep_first: int, advance) -> None:
     """Write each result as its batch arrives (each file once), count the verdicts."""
     seen: set[str] = set()
     for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -22,25 +22,14 @@ from pathlib import Path
 
 from dfdetect.errors import DfdetectError
 from dfdetect.scan.results import FileResult
-from dfdetect.scan.writers import CSV_COLUMNS, FORMATS, csv_rows
+from dfdetect.scan.writers import CSV_COLUMNS, append_all, csv_rows
 
-OUT_FORMATS = {**FORMATS, ".parquet": "parquet"}
 PART_GLOB = "part-*.parquet"
 
 
 class OutputError(DfdetectError):
     """The output cannot take this scan's results: another scan is writing to it, or it
     holds results of another model or other result-changing options."""
-
-
-def out_format(path: str | Path) -> str:
-    """``"parquet"``, ``"jsonl"`` or ``"csv"`` from the suffix; anything else raises."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in OUT_FORMATS:
-        raise ValueError(
-            f"{path}: unknown output format {suffix!r}; use one of {sorted(OUT_FORMATS)}"
-        )
-    return OUT_FORMATS[suffix]
 
 
 def parquet_schema():
@@ -137,8 +126,9 @@ def _parquet_finished(out: Path) -> Iterator[tuple[str, Finished]]:
             )  # fmt: skip
 
 
-class ResultWriter:
-    """Appends results to ``out`` in format ``fmt``; holds the output's lock until closed.
+class BatchWriter:
+    """Appends batches of results to ``out`` in format ``fmt`` (a name of
+    :data:`dfdetect.scan.writers.OUTPUT_FORMATS`); holds the output's lock until closed.
 
     Parquet rows are buffered into a part of ``part_rows`` rows, or fewer once ``flush_s``
     seconds have passed since the last part; JSONL and CSV rows go to disk on every
@@ -217,9 +207,7 @@ class ResultWriter:
         self._append(buffer.getvalue())
 
     def _append(self, text: str) -> None:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(self._fd, data) :]
+        append_all(self._fd, text.encode("utf-8"))
 
     def _drop_cut_line(self, chunk: int = 1 << 16) -> None:
         """Truncate a last line without its newline (a write cut short by a kill)."""

@@ -27,7 +27,7 @@ from dfdetect.scan.assemble import build_result
 from dfdetect.scan.cluster.sources import fetch, is_url
 from dfdetect.scan.options import ScanOptions
 from dfdetect.scan.prepare import FacePreparer, Prepared, PreparedFace, media_error, prepare_safely
-from dfdetect.scan.store import content_key, unhashed_key
+from dfdetect.scan.store import file_key, unhashed_key
 
 HASHED_SCHEMA = pa.schema([("source", pa.string()), ("sha256", pa.string())])
 PREPARED_SCHEMA = pa.schema(
@@ -131,20 +131,20 @@ def _preparer(options: ScanOptions, face_pipeline: str) -> FacePreparer:
     return FacePreparer(detector, pipeline.crop, options)
 
 
-def source_key(source: str, max_file_mb: float, dest: Path | None = None) -> str:
-    """The content key of a local file or URL (a remote file is copied to ``dest`` when
+def input_key(source: str, max_file_mb: float, dest: Path | None = None) -> str:
+    """The file key of a local file or URL (a remote file is copied to ``dest`` when
     given); raises like :func:`~dfdetect.scan.cluster.sources.fetch` for URLs."""
     if is_url(source):
         return fetch(source, dest, max_file_mb)
-    return content_key(source, max_file_mb)
+    return file_key(source, max_file_mb)
 
 
 def hash_files(batch: pa.Table, *, max_file_mb: float) -> pa.Table:
-    """Ray task: the content key of each ``source`` (a name-derived key when unreadable)."""
+    """Ray task: the file key of each ``source`` (a name-derived key when unreadable)."""
     rows = []
     for source in batch.column("source").to_pylist():
         try:
-            key = source_key(source, max_file_mb)
+            key = input_key(source, max_file_mb)
         except (MediaError, OSError):
             key = unhashed_key(source)
         rows.append({"source": source, "sha256": key})
@@ -157,7 +157,7 @@ def _prepare_one(preparer: FacePreparer, source: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dfdetect-") as tmp:
         local = Path(tmp) / "file" if is_url(source) else Path(source)
         try:
-            row["sha256"] = source_key(source, preparer.options.max_file_mb, local)
+            row["sha256"] = input_key(source, preparer.options.max_file_mb, local)
         except (MediaError, OSError) as exc:
             row["sha256"] = unhashed_key(source)
             prepared = Prepared(path=source, error=media_error(exc))

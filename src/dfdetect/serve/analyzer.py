@@ -18,7 +18,7 @@ from dfdetect.serve.settings import MB, ServeSettings
 MAX_HEATMAP_PERSONS = 8  # heatmaps of the most suspicious persons only: bounded response size
 
 
-class Engine:
+class Analyzer:
     """Scores uploads with the scan pipeline; ``predict`` calls of concurrent requests share
     model batches through one :class:`DynamicBatcher`."""
 
@@ -28,7 +28,9 @@ class Engine:
         self.pipelines = pipelines  # keyed by "with heatmaps"
 
     @classmethod
-    def load(cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None) -> Engine:
+    def load(
+        cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None
+    ) -> Analyzer:
         """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
         from dfdetect.scan.options import ScanOptions
         from dfdetect.scan.session import load_scanner
