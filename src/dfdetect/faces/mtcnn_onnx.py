@@ -1,7 +1,7 @@
 """The three MTCNN networks as ONNX graphs for ONNX Runtime on the CPU.
 
 Exported once from the shipped weights (``torch.onnx.export``, TorchScript exporter) and
-cached under ``cache_root()/mtcnn/<key>``, the key a hash of the weights files and of the
+cached under ``cache_root()/mtcnn/<key>``, the key a hash of the weights file and of the
 graph layout, so later runs load the graphs at once. Each graph takes and returns what the
 torch network does (normalised (N, 3, H, W) pixels in), so :class:`OnnxNet` stands in for it
 in the one cascade of :mod:`dfdetect.faces.mtcnn`.
@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,7 +25,10 @@ from dfdetect.faces import mtcnn_nets
 from dfdetect.model.export import OPSET, ExportError
 from dfdetect.model.runtime import cache_root
 
-NAMES = ("pnet", "rnet", "onet")
+if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11
+    from importlib.resources.abc import Traversable
+
+NAMES = mtcnn_nets.NET_NAMES
 GRAPH_LAYOUT = "nchw-split-prelu-v3"  # part of the cache key: change it when the wrapper changes
 EXAMPLE_SIDES = {"pnet": 24, "rnet": 24, "onet": 48}
 OUTPUTS = {
@@ -64,25 +68,24 @@ def split_prelus(net: nn.Module) -> nn.Module:
     return net
 
 
-def graphs_key(folder: Path) -> str:
-    """Hash of the weights files in ``folder`` and of the graph layout."""
+def graphs_key(weights: Traversable) -> str:
+    """Hash of the ``weights`` file and of the graph layout."""
     digest = hashlib.sha256(GRAPH_LAYOUT.encode())
-    for name in NAMES:
-        digest.update((folder / f"{name}.pt").read_bytes())
+    digest.update(weights.read_bytes())
     return digest.hexdigest()[:32]
 
 
 def cached_graphs(cache: Path | None = None) -> dict[str, Path]:
     """Paths of the three graphs in the cache, exported there first when missing (raises
     :class:`~dfdetect.model.export.ExportError` when that fails)."""
-    folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
-    target = (cache or cache_root()) / "mtcnn" / graphs_key(folder)
+    weights = mtcnn_nets.weights_file()  # looked up when called: tests replace it
+    target = (cache or cache_root()) / "mtcnn" / graphs_key(weights)
     paths = {name: target / f"{name}.onnx" for name in NAMES}
     if all(path.is_file() for path in paths.values()):
         return paths
     try:
         target.mkdir(parents=True, exist_ok=True)
-        for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
+        for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(weights), strict=True):
             _export(split_prelus(net).eval(), name, paths[name])
     except (OSError, RuntimeError) as exc:  # e.g. a read-only cache, no `onnx` package
         raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
