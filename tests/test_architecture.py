@@ -4,6 +4,7 @@ docs/architecture.md: arrows only point down, no circles, nothing imports the pa
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -177,6 +178,15 @@ def _sources(src: Path = SRC) -> dict[str, str]:
 def test_every_package_has_a_layer() -> None:
     packages = {package_of(module_names(SRC / p, SRC)[0]) for p in _sources()}
     assert packages - {ROOT} <= set(LAYERS), sorted(packages - {ROOT} - set(LAYERS))
+
+
+def test_the_documented_layers_are_the_checked_ones() -> None:
+    doc = (SRC.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    documented = {}
+    for row in re.findall(r"^\| (\d+) \| ([^|]+) \|", doc, re.MULTILINE):
+        for name in re.findall(r"`(\w+)/?`", row[1]):
+            documented["base" if name in BASE else name] = int(row[0])
+    assert documented == {name: layer for name, layer in LAYERS.items() if name != "__main__"}
 
 
 def test_imports_follow_the_layer_order_without_circles() -> None:
