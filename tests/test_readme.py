@@ -24,7 +24,7 @@ def test_ci_runs_exactly_the_readme_setup_and_test_commands():
     readme_commands = _commands(_blocks("bash")[0])
     assert readme_commands == ["bash scripts/setup.sh", "python3 -m pytest"]
     ci_commands = _commands((REPO / ".ci" / "run").read_text().split("\n", 1)[1])
-    assert ci_commands == readme_commands
+    assert ci_commands[:2] == readme_commands  # then the checks beyond the suite (wheel, floors)
 
 
 def test_quick_start_example_runs_as_written(tmp_path):
