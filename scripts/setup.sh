@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 # PyTorch first, pinned with a torchvision that imports beside it (timm, for the Perception
-# Encoder backbone, needs torchvision). On this machine kind pip finds both on disk; an open range
-# would pull the newest CUDA build (GBs). A working torch + torchvision you installed is kept.
+# Encoder backbone, needs torchvision). A pin keeps pip from pulling the newest CUDA build (GBs)
+# onto a machine that has no GPU; a working torch + torchvision you installed (for instance a
+# CUDA build for your GPU) is kept.
 if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
   case "$(uname -m)" in
     aarch64|arm64) "$py" -m pip install "torch==2.9.1" "torchvision==0.24.1" ;;
@@ -13,9 +14,6 @@ if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
   esac
 fi
 "$py" -m pip install -e ".[dev]"
-# The default face detector's weights ship inside facenet-pytorch. Its pins (torch<2.3, numpy<2,
-# Pillow<10.3) would downgrade the stack, and dfdetect runs the networks itself: weights only.
-"$py" -m pip install --no-deps "facenet-pytorch==2.6.0"
 # Browser tests drive Debian's Chromium through Playwright (which cannot download its own here).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -289,14 +289,14 @@ def test_missing_detector_weights_stop_with_the_install_line(
 
     def missing():
         raise ModelNotFoundError(
-            "MTCNN weights not found; install them with: " + mtcnn_nets.INSTALL_HINT
+            "MTCNN weights not found; reinstall dfdetect: " + mtcnn_nets.INSTALL_HINT
         )
 
-    monkeypatch.setattr(mtcnn_nets, "weights_dir", missing)
+    monkeypatch.setattr(mtcnn_nets, "weights_file", missing)
     for workers in ("1", "2"):
         code = run_extract([str(raw / "photos"), "--out", str(tmp_path), "--workers", workers])
         assert code == 3  # the exit-code table: a model (here the face detector) cannot load
-        assert "pip install --no-deps facenet-pytorch==2.6.0" in capsys.readouterr().err
+        assert "pip install --force-reinstall dfdetect" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.png"))
 
 

@@ -3,7 +3,8 @@ size and confidence limits, and the registry."""
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from dfdetect.errors import ModelNotFoundError
-from dfdetect.faces import create_face_detector, get_preset
+from dfdetect.faces import create_face_detector, get_preset, mtcnn_nets
 from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import paste_face
@@ -19,6 +20,9 @@ from dfdetect.media.synthetic import paste_face
 # Measured on all 32 shared samples (aligned by the authors with another detector): MTCNN's
 # landmarks sit within 9.1 px of the template in the 256 crop, 0.14 of the eye distance.
 LANDMARK_TOLERANCE = 0.2  # of the eye distance
+# sha256 over (name, bytes) of every tensor in facenet-pytorch 2.6.0's pnet/rnet/onet.pt, keys
+# sorted per network: the shipped safetensors file holds exactly those weights.
+FACENET_PYTORCH_WEIGHTS = "72974a1ce1a508b5417d88d961f558bb444b1be2b75c8ea846f68deecfc0e40f"
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +118,21 @@ def test_no_face_in_flat_or_noise_frames(detector) -> None:
         detector.detect([np.zeros((10, 10), np.uint8)])
 
 
-def test_weights_are_the_shipped_ones_and_missing_weights_say_how_to_install(monkeypatch) -> None:
-    pnet, rnet, onet = load_mtcnn_nets()
-    assert (
-        sum(p.numel() for net in (pnet, rnet, onet) for p in net.parameters())
-        == 6_632 + 100_178 + 389_040
-    )
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelNotFoundError, match=r"pip install --no-deps facenet-pytorch==2\.6\.0"):
+def test_weights_are_the_shipped_ones_and_missing_weights_say_how_to_reinstall(
+    monkeypatch,
+) -> None:
+    nets = load_mtcnn_nets()
+    assert sum(p.numel() for net in nets for p in net.parameters()) == 6_632 + 100_178 + 389_040
+    digest = hashlib.sha256()  # of facenet-pytorch 2.6.0's data/{pnet,rnet,onet}.pt tensors
+    for name, net in zip(mtcnn_nets.NET_NAMES, nets, strict=True):
+        state = net.state_dict()
+        for key in sorted(state):
+            digest.update(f"{name}.{key}".encode())
+            digest.update(state[key].numpy().tobytes())
+    assert digest.hexdigest() == FACENET_PYTORCH_WEIGHTS
+    assert "facenet_pytorch" not in sys.modules
+    monkeypatch.setattr(mtcnn_nets, "WEIGHTS_FILE", "weights/none.safetensors")
+    with pytest.raises(ModelNotFoundError, match=r"reinstall it: pip install --force-reinstall"):
         load_mtcnn_nets()
 
 

@@ -110,13 +110,11 @@ def test_graphs_are_exported_once_and_keyed_by_the_weights(tmp_path, monkeypatch
     assert all(p.is_file() and p.parent.parent == tmp_path / "mtcnn" for p in paths.values())
     monkeypatch.setattr(mtcnn_onnx, "_export", lambda *args: pytest.fail("exported again"))
     assert cached_graphs(tmp_path) == paths
-    weights = mtcnn_nets.weights_dir()
-    changed = tmp_path / "weights"
-    changed.mkdir()
-    for name in ("pnet", "rnet", "onet"):
-        (changed / f"{name}.pt").write_bytes((weights / f"{name}.pt").read_bytes())
+    weights = mtcnn_nets.weights_file()
+    changed = tmp_path / "mtcnn.safetensors"
+    changed.write_bytes(weights.read_bytes())
     assert graphs_key(changed) == graphs_key(weights)
-    with (changed / "onet.pt").open("ab") as file:
+    with changed.open("ab") as file:
         file.write(b"\0")
     assert graphs_key(changed) != graphs_key(weights)
 

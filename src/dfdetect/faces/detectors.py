@@ -26,7 +26,7 @@ def _scrfd(**options: Any) -> FaceDetector:
 # name -> (factory, one-line description). Only backends giving five landmarks belong here:
 # alignment needs eyes, nose and mouth corners.
 DETECTORS: dict[str, tuple[Callable[..., FaceDetector], str]] = {
-    "mtcnn": (_mtcnn, "MTCNN cascade, weights from facenet-pytorch 2.6.0, 5 landmarks"),
+    "mtcnn": (_mtcnn, "MTCNN cascade, shipped facenet-pytorch 2.6.0 weights, 5 landmarks"),
     "scrfd": (
         _scrfd,
         "InsightFace SCRFD ONNX graph (e.g. det_10g.onnx, as GenD), 5 keypoints; options "

@@ -1,19 +1,25 @@
 """The three MTCNN networks (Zhang et al. 2016, "Joint Face Detection and Alignment using
-Multi-task Cascaded Convolutional Networks"), laid out to load the weights that ship in
-facenet-pytorch 2.6.0 (``data/{pnet,rnet,onet}.pt``)."""
+Multi-task Cascaded Convolutional Networks"), with the weights facenet-pytorch 2.6.0 published
+(MIT, Tim Esler; see weights/LICENSE-facenet-pytorch.md), shipped inside dfdetect as one
+safetensors file (``weights/mtcnn.safetensors``, made by scripts/convert_mtcnn_weights.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from importlib import resources
+from typing import TYPE_CHECKING
 
 import torch
+from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from dfdetect.errors import ModelNotFoundError
 
-WEIGHTS_PACKAGE = "facenet_pytorch"
-INSTALL_HINT = "pip install --no-deps facenet-pytorch==2.6.0"
+if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11
+    from importlib.resources.abc import Traversable
+
+WEIGHTS_FILE = "weights/mtcnn.safetensors"  # inside dfdetect.faces
+NET_NAMES = ("pnet", "rnet", "onet")  # tensor names in the file start with "<net>."
+INSTALL_HINT = "pip install --force-reinstall dfdetect"
 
 
 class PNet(nn.Module):
@@ -89,26 +95,29 @@ class ONet(nn.Module):
         return torch.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x), self.dense6_3(x)
 
 
-def weights_dir() -> Path:
-    """Folder holding pnet.pt, rnet.pt and onet.pt, found without importing the package."""
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        folder = Path(location) / "data"
-        if all((folder / f"{name}.pt").is_file() for name in ("pnet", "rnet", "onet")):
-            return folder
-    raise ModelNotFoundError(
-        "the MTCNN weights (facenet_pytorch/data/{pnet,rnet,onet}.pt) were not found; "
-        f"install them with: {INSTALL_HINT}"
-    )
+def weights_file() -> Traversable:
+    """The packaged weights file; ModelNotFoundError when this installation lacks it."""
+    weights = resources.files("dfdetect.faces").joinpath(WEIGHTS_FILE)
+    if not weights.is_file():
+        raise ModelNotFoundError(
+            f"the MTCNN weights ({WEIGHTS_FILE}) are missing from this installation of "
+            f"dfdetect; reinstall it: {INSTALL_HINT}"
+        )
+    return weights
 
 
-def load_mtcnn_nets(folder: Path | None = None) -> tuple[PNet, RNet, ONet]:
+def empty_nets() -> tuple[PNet, RNet, ONet]:
+    """The three networks with random weights, in :data:`NET_NAMES` order."""
+    return PNet(), RNet(), ONet()
+
+
+def load_mtcnn_nets(weights: Traversable | None = None) -> tuple[PNet, RNet, ONet]:
     """The three networks in eval mode with the shipped weights (strict, no pickles)."""
-    folder = folder or weights_dir()
-    nets = (PNet(), RNet(), ONet())
-    for name, net in zip(("pnet", "rnet", "onet"), nets, strict=True):
-        state = torch.load(folder / f"{name}.pt", map_location="cpu", weights_only=True)
+    tensors = load_safetensors((weights or weights_file()).read_bytes())
+    nets = empty_nets()
+    for name, net in zip(NET_NAMES, nets, strict=True):
+        prefix = f"{name}."
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         net.load_state_dict(state, strict=True)
         net.eval().requires_grad_(False)
     return nets

@@ -1,7 +1,7 @@
 """The three MTCNN networks as ONNX graphs for ONNX Runtime on the CPU.
 
 Exported once from the shipped weights and cached under ``cache_root()/mtcnn/<key>``, the key a
-hash of the weights files and of the graph layout, so later runs load the graphs at once (a
+hash of the weights file and of the graph layout, so later runs load the graphs at once (a
 damaged cached graph is exported again; see :mod:`dfdetect.runtime.cache`). Each graph takes
 and returns what the torch network does (normalised (N, 3, H, W) pixels in), so
 :class:`OnnxNet` stands in for it in the one cascade of :mod:`dfdetect.faces.mtcnn`.
@@ -13,6 +13,7 @@ import copy
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -22,7 +23,10 @@ from dfdetect.runtime.cache import cache_root, load_cached
 from dfdetect.runtime.export import ExportError, staged, torch_to_onnx
 from dfdetect.runtime.sessions import ort_session
 
-NAMES = ("pnet", "rnet", "onet")
+if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11
+    from importlib.resources.abc import Traversable
+
+NAMES = mtcnn_nets.NET_NAMES
 GRAPH_LAYOUT = "nchw-split-prelu-v3"  # part of the cache key: change it when the wrapper changes
 EXAMPLE_SIDES = {"pnet": 24, "rnet": 24, "onet": 48}
 OUTPUTS = {
@@ -62,26 +66,25 @@ def split_prelus(net: nn.Module) -> nn.Module:
     return net
 
 
-def graphs_key(folder: Path) -> str:
-    """Hash of the weights files in ``folder`` and of the graph layout."""
+def graphs_key(weights: Traversable) -> str:
+    """Hash of the ``weights`` file and of the graph layout."""
     digest = hashlib.sha256(GRAPH_LAYOUT.encode())
-    for name in NAMES:
-        digest.update((folder / f"{name}.pt").read_bytes())
+    digest.update(weights.read_bytes())
     return digest.hexdigest()[:32]
 
 
 def _target(cache: Path | None) -> tuple[Path, dict[str, Path]]:
     """The cache folder of the graphs of the shipped weights, and the graphs' paths in it."""
-    target = (cache or cache_root()) / "mtcnn" / graphs_key(mtcnn_nets.weights_dir())
+    target = (cache or cache_root()) / "mtcnn" / graphs_key(mtcnn_nets.weights_file())
     return target, {name: target / f"{name}.onnx" for name in NAMES}
 
 
 def _export_all(target: Path) -> None:
     """The three graphs, staged and moved into ``target`` together."""
-    folder = mtcnn_nets.weights_dir()  # looked up when called: tests replace it
+    weights = mtcnn_nets.weights_file()  # looked up when called: tests replace it
     try:
         with staged(target) as work:
-            for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(folder), strict=True):
+            for name, net in zip(NAMES, mtcnn_nets.load_mtcnn_nets(weights), strict=True):
                 _export(split_prelus(net).eval(), name, work / f"{name}.onnx")
     except (OSError, RuntimeError, ExportError) as exc:  # a read-only cache, no `onnx` package
         raise ExportError(f"the MTCNN graphs could not be exported into {target}: {exc}") from exc
