@@ -13,6 +13,7 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
+from dfdetect.cli.flags import given
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
@@ -52,6 +53,8 @@ def _probability(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect extract``."""
+    from dfdetect.extract.options import ExtractOptions
+
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -60,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="video/image files or folders (searched recursively)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--dataset", default="custom", help="dataset name (default: custom)")
+    parser.add_argument(
+        "--dataset", default=None, help=f"dataset name (default: {ExtractOptions.dataset})"
+    )
     parser.add_argument(
         "--source", default=None, help="source name (default: each file's parent folder name)"
     )
@@ -70,68 +75,84 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cut faces the way this model's were cut (its recorded face pipeline: detector, "
         "thresholds, crop, frames and their order); the flags below override it",
     )
+    add_sampling_arguments(parser)
+    add_crop_arguments(parser)
+    _add_detector_arguments(parser)
+    add_run_arguments(parser)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which frames of a video are read (defaults: ``EXTRACT_SAMPLING``)."""
+    from dfdetect.faces.sampling import EXTRACT_SAMPLING as d
+
     parser.add_argument(
-        "--frames", type=_positive, default=None, help="frames sampled per video (default: 32)"
+        "--frames", type=_positive, help=f"frames sampled per video (default: {d.frames})"
     )
     parser.add_argument(
         "--sampling",
         choices=SAMPLING_MODES,
-        default=None,
-        help="frame sampling (default: max-spread from the middle frame)",
+        help=f"frame sampling (default: {d.sampling}, from the middle frame)",
     )
-    parser.add_argument(
-        "--stride", type=_positive, default=None, help="frame step for --sampling stride"
-    )
+    parser.add_argument("--stride", type=_positive, help="frame step for --sampling stride")
     parser.add_argument(
         "--seek",
         choices=SEEK_MODES,
-        default=None,
-        help="exact: the sampled frames themselves (default); keyframe: nearby frames that "
-        "are cheap to decode (see docs/faces.md)",
+        help="exact: the sampled frames themselves; keyframe: nearby frames that are cheap to "
+        f"decode (default: {d.seek}; see docs/faces.md)",
+    )
+
+
+def add_crop_arguments(parser: argparse.ArgumentParser) -> None:
+    """The crop geometry."""
+    from dfdetect.extract.options import ExtractOptions as d
+
+    parser.add_argument(
+        "--preset", choices=PRESETS, help=f"face-crop template (default: {d.preset})"
     )
     parser.add_argument(
-        "--preset", choices=PRESETS, default=None, help="face-crop template (default: gend)"
+        "--size", type=_size, help=f"crop side in pixels, or 'native' (default: {d.size})"
+    )
+
+
+def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which faces are found and kept."""
+    from dfdetect.extract.options import ExtractOptions as d
+
+    parser.add_argument(
+        "--face", choices=FACE_CHOICES, help=f"faces kept per frame (default: {d.face})"
     )
     parser.add_argument(
-        "--size", type=_size, default=None, help="crop side in pixels, or 'native' (default: 256)"
+        "--mask-dir", type=Path, help="folder of manipulation-mask videos named like the inputs"
     )
-    parser.add_argument(
-        "--face",
-        choices=FACE_CHOICES,
-        default="largest",
-        help="faces kept per frame (default: largest)",
-    )
-    parser.add_argument(
-        "--mask-dir",
-        type=Path,
-        default=None,
-        help="folder of manipulation-mask videos named like the inputs",
-    )
-    parser.add_argument(
-        "--detector", default=None, help="face detector: mtcnn or scrfd (default: mtcnn)"
-    )
+    parser.add_argument("--detector", help=f"face detector: mtcnn or scrfd (default: {d.detector})")
     parser.add_argument(
         "--scrfd-model",
-        default=None,
         metavar="PATH|REPO:FILE",
         help="InsightFace SCRFD ONNX weights for --detector scrfd (default: "
         "$DFDETECT_SCRFD_MODEL); non-commercial research licence",
     )
     parser.add_argument(
-        "--min-face-size", type=_positive, default=40, help="smallest face in pixels (default: 40)"
+        "--min-face-size",
+        type=_positive,
+        help=f"smallest face in pixels (default: {d.min_face_size})",
     )
     parser.add_argument(
-        "--threshold",
-        type=_probability,
-        default=None,
-        help="face confidence threshold (default: the detector's)",
+        "--threshold", type=_probability, help="face confidence threshold (default: the detector's)"
     )
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Device, batching, processes and what happens to earlier crops."""
+    from dfdetect.extract.options import ExtractOptions as d
+
+    parser.add_argument("--device", help="torch device (default: cuda if present)")
     parser.add_argument(
-        "--batch-size", type=_positive, default=8, help="frames per detector batch (default: 8)"
+        "--batch-size",
+        type=_positive,
+        help=f"frames per detector batch (default: {d.batch_size})",
     )
     parser.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes (default: 1)"
+        "--workers", type=_positive, help=f"worker processes (default: {d.workers})"
     )
     parser.add_argument(
         "--overwrite",
@@ -139,6 +160,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replace videos already extracted into --out (default: keep them when made with "
         "the same settings, refuse when made with others)",
     )
+
+
+# flag -> ExtractOptions field, where the flag sets the field as given (None: not given)
+OPTION_FLAGS = {f: f for f in ("frames", "sampling", "stride", "seek", "preset", "threshold")}
+OPTION_FLAGS |= {f: f for f in ("dataset", "source", "face", "min_face_size", "device")}
+OPTION_FLAGS |= {"batch_size": "batch_size", "workers": "workers"}
 
 
 def _check(args: argparse.Namespace) -> str | None:
@@ -153,13 +180,20 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--face mask needs --mask-dir"
     if args.mask_dir is not None and not args.mask_dir.is_dir():
         return f"--mask-dir {args.mask_dir} is not a folder"
-    if args.min_face_size < 12:
+    if args.min_face_size is not None and args.min_face_size < 12:
         return f"--min-face-size must be >= 12, got {args.min_face_size}"
     from dfdetect.faces.detectors import DETECTORS
 
     if args.detector is not None and args.detector not in DETECTORS:
         return f"unknown --detector {args.detector!r}; known: {', '.join(sorted(DETECTORS))}"
     return None
+
+
+def size_given(args: argparse.Namespace) -> dict:
+    """``--size`` as an ExtractOptions setting (``native``: None), or nothing when not given."""
+    if args.size is None:
+        return {}
+    return {"size": None if args.size == NATIVE else args.size}
 
 
 def extract_options(args: argparse.Namespace):
@@ -182,30 +216,11 @@ def extract_options(args: argparse.Namespace):
     )
     settings["threshold"] = detector_options.pop("threshold", None)
     settings.update(detector=pipeline.detector, detector_options=tuple(detector_options.items()))
-    given = {
-        "frames": args.frames,
-        "sampling": args.sampling,
-        "seek": args.seek,
-        "preset": args.preset,
-        "threshold": args.threshold,
-    }
-    settings.update({k: v for k, v in given.items() if v is not None})
-    if args.size is not None:
-        settings["size"] = None if args.size == NATIVE else args.size
-    return ExtractOptions(
-        out=args.out,
-        dataset=args.dataset,
-        source=args.source,
-        stride=args.stride,
-        face=args.face,
-        mask_dir=args.mask_dir if args.face == "mask" else None,
-        min_face_size=args.min_face_size,
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        **settings,
-    )
+    settings.update(given(args, OPTION_FLAGS))
+    settings.update(size_given(args))
+    if args.face == "mask":
+        settings["mask_dir"] = args.mask_dir
+    return ExtractOptions(out=args.out, overwrite=args.overwrite, **settings)
 
 
 def run(args: argparse.Namespace) -> int:

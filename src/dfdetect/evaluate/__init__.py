@@ -1,2 +1,4 @@
 """Evaluation: metrics equal to scikit-learn's, bootstrap intervals over videos, calibration,
 cross-dataset tables and plots. Importing this package imports neither torch nor pandas."""
+
+EVAL_BATCH_SIZE = 64  # crops per model call in evaluate, calibrate and robustness
