@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dfdetect.cli.extract import _probability
 from dfdetect.cli.faces import add_runtime_argument
-from dfdetect.cli.flags import given
+from dfdetect.cli.flags import given, probability
 from dfdetect.evaluate import EVAL_BATCH_SIZE
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
         "--threshold",
-        type=_probability,
+        type=probability,
         default=None,
         help="decision threshold for accuracy (default: the model's calibrated threshold)",
     )

@@ -6,6 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from dfdetect.cli.crops import (
+    add_crop_arguments,
+    add_run_arguments,
+    add_sampling_arguments,
+    size_given,
+)
 from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
@@ -13,42 +19,9 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
-from dfdetect.cli.flags import given
+from dfdetect.cli.flags import given, positive_int, probability
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
-SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
-SEEK_MODES = ("exact", "keyframe")  # dfdetect.media.sampling.SEEK_MODES
-PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
-NATIVE = "native"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _size(text: str) -> int | str:
-    if text == NATIVE:
-        return NATIVE
-    value = _positive(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"crop size must be >= 8 or 'native', got {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,39 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which frames of a video are read (defaults: ``EXTRACT_SAMPLING``)."""
-    from dfdetect.faces.sampling import EXTRACT_SAMPLING as d
-
-    parser.add_argument(
-        "--frames", type=_positive, help=f"frames sampled per video (default: {d.frames})"
-    )
-    parser.add_argument(
-        "--sampling",
-        choices=SAMPLING_MODES,
-        help=f"frame sampling (default: {d.sampling}, from the middle frame)",
-    )
-    parser.add_argument("--stride", type=_positive, help="frame step for --sampling stride")
-    parser.add_argument(
-        "--seek",
-        choices=SEEK_MODES,
-        help="exact: the sampled frames themselves; keyframe: nearby frames that are cheap to "
-        f"decode (default: {d.seek}; see docs/faces.md)",
-    )
-
-
-def add_crop_arguments(parser: argparse.ArgumentParser) -> None:
-    """The crop geometry."""
-    from dfdetect.extract.options import ExtractOptions as d
-
-    parser.add_argument(
-        "--preset", choices=PRESETS, help=f"face-crop template (default: {d.preset})"
-    )
-    parser.add_argument(
-        "--size", type=_size, help=f"crop side in pixels, or 'native' (default: {d.size})"
-    )
-
-
 def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     """Which faces are found and kept."""
     from dfdetect.extract.options import ExtractOptions as d
@@ -133,32 +73,11 @@ def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-face-size",
-        type=_positive,
+        type=positive_int,
         help=f"smallest face in pixels (default: {d.min_face_size})",
     )
     parser.add_argument(
-        "--threshold", type=_probability, help="face confidence threshold (default: the detector's)"
-    )
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Device, batching, processes and what happens to earlier crops."""
-    from dfdetect.extract.options import ExtractOptions as d
-
-    parser.add_argument("--device", help="torch device (default: cuda if present)")
-    parser.add_argument(
-        "--batch-size",
-        type=_positive,
-        help=f"frames per detector batch (default: {d.batch_size})",
-    )
-    parser.add_argument(
-        "--workers", type=_positive, help=f"worker processes (default: {d.workers})"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace videos already extracted into --out (default: keep them when made with "
-        "the same settings, refuse when made with others)",
+        "--threshold", type=probability, help="face confidence threshold (default: the detector's)"
     )
 
 
@@ -187,13 +106,6 @@ def _check(args: argparse.Namespace) -> str | None:
     if args.detector is not None and args.detector not in DETECTORS:
         return f"unknown --detector {args.detector!r}; known: {', '.join(sorted(DETECTORS))}"
     return None
-
-
-def size_given(args: argparse.Namespace) -> dict:
-    """``--size`` as an ExtractOptions setting (``native``: None), or nothing when not given."""
-    if args.size is None:
-        return {}
-    return {"size": None if args.size == NATIVE else args.size}
 
 
 def extract_options(args: argparse.Namespace):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dfdetect.cli.exits import EXIT_INPUTS_FAILED, EXIT_OK, fail
-from dfdetect.cli.extract import (
+from dfdetect.cli.crops import (
     add_crop_arguments,
     add_run_arguments,
     add_sampling_arguments,
     size_given,
 )
+from dfdetect.cli.exits import EXIT_INPUTS_FAILED, EXIT_OK, fail
 from dfdetect.cli.flags import given
 
 # flag -> ExtractOptions field (dataset, source and the face choice come from the layout)

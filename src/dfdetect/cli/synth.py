@@ -14,7 +14,7 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
-from dfdetect.cli.extract import _positive  # one parser for whole numbers >= 1
+from dfdetect.cli.flags import positive_int
 
 METHODS = ("sbi", "blend")  # dfdetect.synth.writer.METHODS
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "style, another real face of similar landmarks blended in (default sbi)",
     )
     parser.add_argument(
-        "--count", type=_positive, help="pseudo-fakes to write (default: one per input image)"
+        "--count", type=positive_int, help="pseudo-fakes to write (default: one per input image)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
