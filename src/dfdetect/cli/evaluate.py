@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from dfdetect.cli.faces import add_runtime_argument
 from dfdetect.cli.flags import given, probability
-from dfdetect.evaluate import EVAL_BATCH_SIZE
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 
 if TYPE_CHECKING:
     from dfdetect.data.accounting import Accounting
@@ -64,8 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect evaluate``."""
     add_data_arguments(parser, "test")
     parser.add_argument("--out", required=True, type=Path, help="report folder")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% CIs")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        help=f"resamples for the 95%% CIs ({BOOTSTRAP_RESAMPLES})",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="bootstrap seed (0)")
     parser.add_argument(
         "--threshold",
         type=probability,
@@ -123,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.runner import evaluate
 
-    if args.bootstrap < 0 or not scoring_flags_valid(args):
+    if (args.bootstrap is not None and args.bootstrap < 0) or not scoring_flags_valid(args):
         print("error: --bootstrap must be >= 0, --batch-size and --frames >= 1", file=sys.stderr)
         return 2
     try:
@@ -132,12 +137,11 @@ def run(args: argparse.Namespace) -> int:
             load_detector(args, runtime=args.runtime),
             entries,
             args.out,
-            n_boot=args.bootstrap,
-            seed=args.seed,
             threshold=args.threshold,
             plots=not args.no_plots,
             progress=not args.quiet,
             **scoring_flags(args),
+            **given(args, {"bootstrap": "n_boot", "seed": "seed"}),
         )
     except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
         return fail("evaluate", exc)

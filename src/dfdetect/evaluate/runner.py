@@ -15,7 +15,7 @@ from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import FrameSample
 from dfdetect.data.specs import open_entry
 from dfdetect.errors import DfdetectError
-from dfdetect.evaluate import EVAL_BATCH_SIZE
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 from dfdetect.evaluate.plots import write_plots
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.evaluate.summary import evaluate_frames, frame_table, video_table
@@ -114,7 +114,7 @@ def evaluate(
     frames: int | None = None,
     batch_size: int = EVAL_BATCH_SIZE,
     num_workers: int = 0,
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     threshold: float | None = None,
     plots: bool = True,

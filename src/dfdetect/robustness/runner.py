@@ -14,7 +14,7 @@ import pandas as pd
 
 from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import DatasetError, FrameSample
-from dfdetect.evaluate import EVAL_BATCH_SIZE
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 from dfdetect.evaluate.runner import distinct_name, entry_samples
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.evaluate.summary import frame_table, level_metrics
@@ -39,7 +39,7 @@ class RobustnessOptions:
     frames: int | None = None
     batch_size: int = EVAL_BATCH_SIZE
     num_workers: int = 0
-    n_boot: int = 1000
+    n_boot: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
     cache: Path | None = None  # None: <out>/cache
     device: str | None = None  # the face detector's (frames stage)
