@@ -265,10 +265,12 @@ def test_cli_choices_match_the_library() -> None:
     from dfdetect.faces.select import FACE_CHOICES
     from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
+    from dfdetect.cli import crops as crops_cli
+
     assert extract_cli.FACE_CHOICES == FACE_CHOICES
-    assert extract_cli.SAMPLING_MODES == SAMPLING_MODES
-    assert extract_cli.SEEK_MODES == SEEK_MODES
-    assert set(extract_cli.PRESETS) == set(PRESETS)
+    assert crops_cli.SAMPLING_MODES == SAMPLING_MODES
+    assert crops_cli.SEEK_MODES == SEEK_MODES
+    assert set(crops_cli.PRESETS) == set(PRESETS)
 
 
 def test_output_inside_an_input_folder_is_not_read_back(raw: Path, tmp_path: Path) -> None:
