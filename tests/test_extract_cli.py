@@ -261,11 +261,10 @@ def test_argparse_errors_exit_2(raw: Path, tmp_path: Path, argv: list[str]) -> N
 
 
 def test_cli_choices_match_the_library() -> None:
+    from dfdetect.cli import crops as crops_cli
     from dfdetect.faces.presets import PRESETS
     from dfdetect.faces.select import FACE_CHOICES
     from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
-
-    from dfdetect.cli import crops as crops_cli
 
     assert extract_cli.FACE_CHOICES == FACE_CHOICES
     assert crops_cli.SAMPLING_MODES == SAMPLING_MODES
