@@ -42,7 +42,9 @@ def test_top_level_help_imports_no_command_and_no_heavy_library() -> None:
     assert imported_after("--help") & (COMMAND_MODULES | set(HEAVY)) == set()
 
 
-@pytest.mark.parametrize("command", ["scan", "serve", "extract", "evaluate", "export"])
+@pytest.mark.parametrize(
+    "command", ["scan", "serve", "extract", "evaluate", "export", "prepare", "toy", "train"]
+)
 def test_command_help_imports_only_that_command(command: str) -> None:
     # shared option helpers (exit codes, face and runtime options) may come along
     imported = imported_after(command, "--help")

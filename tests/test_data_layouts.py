@@ -91,7 +91,7 @@ def test_raw_ff_tree_lists_videos_and_asks_for_extraction(tmp_path):
         ("Deepfakes", "000_003"),
         ("FaceShifter", "000_003"),
     ]
-    with pytest.raises(DatasetError, match=r"dfdetect.data.prepare ff\+\+"):
+    with pytest.raises(DatasetError, match=r"dfdetect prepare ff\+\+"):
         ff.samples()
     assert [v.video for v in create_dataset("dfd", tmp_path).raw_videos()] == ["01__walk"]
 

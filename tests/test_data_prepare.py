@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from dfdetect.data import FAKE, REAL, create_dataset
-from dfdetect.data.prepare import extract_raw
 from dfdetect.data.provenance import recorded_preset
+from dfdetect.extract.datasets import extract_raw
 from dfdetect.extract.options import ExtractOptions
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import paste_face, write_video
@@ -48,12 +48,12 @@ def test_raw_ff_videos_are_extracted_into_the_tree_the_adapter_reads(sample_face
 
 
 def test_prepare_refuses_crops_of_other_settings_in_one_line(sample_faces, tmp_path, capsys):
-    from dfdetect.data.prepare import main
+    from dfdetect.cli import main
 
     raw = tmp_path / "FaceForensics++"
     face = load_image(sample_faces["real"][0])
     _video(raw / "original_sequences/youtube/c23/videos/000.mp4", face)
-    argv = ["ff++", str(raw), "--out", str(tmp_path / "crops"), "--preset", "arcface"]
+    argv = ["prepare", "ff++", str(raw), "--out", str(tmp_path / "crops"), "--preset", "arcface"]
     assert main([*argv, "--frames", "1"]) == 0
     capsys.readouterr()
     assert main([*argv, "--frames", "2"]) == 2  # the first run's crops are not passed off as new

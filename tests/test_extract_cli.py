@@ -261,14 +261,15 @@ def test_argparse_errors_exit_2(raw: Path, tmp_path: Path, argv: list[str]) -> N
 
 
 def test_cli_choices_match_the_library() -> None:
+    from dfdetect.cli import crops as crops_cli
     from dfdetect.faces.presets import PRESETS
     from dfdetect.faces.select import FACE_CHOICES
     from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
     assert extract_cli.FACE_CHOICES == FACE_CHOICES
-    assert extract_cli.SAMPLING_MODES == SAMPLING_MODES
-    assert extract_cli.SEEK_MODES == SEEK_MODES
-    assert set(extract_cli.PRESETS) == set(PRESETS)
+    assert crops_cli.SAMPLING_MODES == SAMPLING_MODES
+    assert crops_cli.SEEK_MODES == SEEK_MODES
+    assert set(crops_cli.PRESETS) == set(PRESETS)
 
 
 def test_output_inside_an_input_folder_is_not_read_back(raw: Path, tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def before_restart(media, tmp_path_factory) -> dict:
 def server(before_restart):
     """The service restarted on the intake server's data dir, with one job worker."""
     srv = ServerProcess(
-        [*SERVER_ARGS, "--batch-wait-ms", "20"],
+        [*SERVER_ARGS, "--batch-wait", "0.02"],
         before_restart["data"],
         env={"DFDETECT_API_KEY": KEY},
     )

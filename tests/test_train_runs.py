@@ -109,7 +109,8 @@ def test_two_ddp_processes_on_gloo_stay_in_sync_and_write_one_run_folder(toy_roo
         "--nproc-per-node",
         "2",
         "-m",
-        "dfdetect.train",
+        "dfdetect",
+        "train",
         "--config",
         str(path),
     ]

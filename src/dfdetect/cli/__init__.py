@@ -14,6 +14,8 @@ from dfdetect.version import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("dfdetect.cli.scan", "score the faces in images, videos and folders"),
     "extract": ("dfdetect.cli.extract", "detect, align and save face crops from raw media"),
+    "prepare": ("dfdetect.cli.prepare", "extract a raw dataset (FF++, CDFv2, ...) into crops"),
+    "toy": ("dfdetect.cli.toy", "write a small FF++-layout crop tree for smoke tests"),
     "train": ("dfdetect.cli.train", "train a detector from a YAML config"),
     "synth": ("dfdetect.cli.synth", "make pseudo-fakes (SBI, blends) from real face crops"),
     "evaluate": ("dfdetect.cli.evaluate", "cross-dataset evaluation with confidence intervals"),

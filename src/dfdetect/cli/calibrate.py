@@ -9,7 +9,13 @@ import json
 import sys
 from pathlib import Path
 
-from dfdetect.cli.evaluate import add_data_arguments, data_entries, dropped_error, load_detector
+from dfdetect.cli.evaluate import (
+    add_data_arguments,
+    data_entries,
+    dropped_error,
+    load_detector,
+    scoring_flags,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,14 +58,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         entries = data_entries(args)
         detector = load_detector(args)
-        data = score_entries(
-            detector,
-            entries,
-            frames=args.frames,
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-            progress=not args.quiet,
-        )
+        data = score_entries(detector, entries, progress=not args.quiet, **scoring_flags(args))
     except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
         return fail("calibrate", exc)
     frames, errors = data.frames, data.errors

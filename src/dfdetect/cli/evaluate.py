@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dfdetect.cli.argtypes import probability
 from dfdetect.cli.faces import add_runtime_argument
+from dfdetect.cli.flags import given, probability
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 
 if TYPE_CHECKING:
     from dfdetect.data.accounting import Accounting
@@ -45,8 +46,10 @@ def add_data_arguments(
         help=f"split for entries without @SPLIT (default: {default_split}; 'all' for every video)",
     )
     parser.add_argument("--frames", type=int, default=None, help="at most N frames per video")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=0, help="image-loading processes")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help=f"crops per model call ({EVAL_BATCH_SIZE})"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="image-loading processes (0)")
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: automatic)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -61,8 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect evaluate``."""
     add_data_arguments(parser, "test")
     parser.add_argument("--out", required=True, type=Path, help="report folder")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% CIs")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        help=f"resamples for the 95%% CIs ({BOOTSTRAP_RESAMPLES})",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="bootstrap seed (0)")
     parser.add_argument(
         "--threshold",
         type=probability,
@@ -71,6 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     add_runtime_argument(parser)
+
+
+def scoring_flags(args: argparse.Namespace) -> dict:
+    """``--frames``, ``--batch-size`` and ``--workers`` as given (keyword arguments of
+    :func:`dfdetect.evaluate.runner.score_entries`)."""
+    return given(args, {"frames": "frames", "batch_size": "batch_size", "workers": "num_workers"})
+
+
+def scoring_flags_valid(args: argparse.Namespace) -> bool:
+    """Whether ``--frames`` and ``--batch-size``, where given, are >= 1."""
+    return all(value >= 1 for value in given(args, ("frames", "batch_size")).values())
 
 
 def load_detector(args: argparse.Namespace, model: str | None = None, runtime: str = "torch"):
@@ -109,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.runner import evaluate
 
-    if args.bootstrap < 0 or args.batch_size < 1 or (args.frames is not None and args.frames < 1):
+    if (args.bootstrap is not None and args.bootstrap < 0) or not scoring_flags_valid(args):
         print("error: --bootstrap must be >= 0, --batch-size and --frames >= 1", file=sys.stderr)
         return 2
     try:
@@ -118,14 +137,11 @@ def run(args: argparse.Namespace) -> int:
             load_detector(args, runtime=args.runtime),
             entries,
             args.out,
-            frames=args.frames,
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-            n_boot=args.bootstrap,
-            seed=args.seed,
             threshold=args.threshold,
             plots=not args.no_plots,
             progress=not args.quiet,
+            **scoring_flags(args),
+            **given(args, {"bootstrap": "n_boot", "seed": "seed"}),
         )
     except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
         return fail("evaluate", exc)

@@ -55,9 +55,7 @@ def auroc_change(detector, exported, texts: list[str], frames: int) -> dict[str,
     entries = [parse_data_arg(text, "all") for text in texts]
     aurocs = {}
     for name, model in (("reference", detector), ("exported", exported)):
-        data = score_entries(
-            model, entries, frames=frames, batch_size=32, num_workers=0, progress=False
-        )
+        data = score_entries(model, entries, frames=frames, progress=False)
         if data.errors or data.frames.empty:
             raise ValueError(f"--check-data: {data.errors or 'no crops scored'}")
         aurocs[name] = float(binary_metrics(data.frames["label"], data.frames["score"])["auroc"])

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from dfdetect.cli.argtypes import positive_int, probability
+from dfdetect.cli.crops import (
+    add_crop_arguments,
+    add_run_arguments,
+    add_sampling_arguments,
+    size_given,
+)
 from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
@@ -14,25 +19,15 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
+from dfdetect.cli.flags import given, positive_int, probability
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
-SAMPLING_MODES = ("even", "stride", "max-spread")  # dfdetect.media.sampling.SAMPLING_MODES
-SEEK_MODES = ("exact", "keyframe")  # dfdetect.media.sampling.SEEK_MODES
-PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
-NATIVE = "native"
-
-
-def _size(text: str) -> int | str:
-    if text == NATIVE:
-        return NATIVE
-    value = positive_int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"crop size must be >= 8 or 'native', got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect extract``."""
+    from dfdetect.extract.options import ExtractOptions
+
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -41,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="video/image files or folders (searched recursively)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--dataset", default="custom", help="dataset name (default: custom)")
+    parser.add_argument(
+        "--dataset", default=None, help=f"dataset name (default: {ExtractOptions.dataset})"
+    )
     parser.add_argument(
         "--source", default=None, help="source name (default: each file's parent folder name)"
     )
@@ -51,49 +48,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cut faces the way this model's were cut (its recorded face pipeline: detector, "
         "thresholds, crop, frames and their order); the flags below override it",
     )
+    add_sampling_arguments(parser)
+    add_crop_arguments(parser)
+    _add_detector_arguments(parser)
+    add_run_arguments(parser)
+
+
+def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which faces are found and kept."""
+    from dfdetect.extract.options import ExtractOptions as d
+
     parser.add_argument(
-        "--frames", type=positive_int, default=None, help="frames sampled per video (default: 32)"
+        "--face", choices=FACE_CHOICES, help=f"faces kept per frame (default: {d.face})"
     )
     parser.add_argument(
-        "--sampling",
-        choices=SAMPLING_MODES,
-        default=None,
-        help="frame sampling (default: max-spread from the middle frame)",
+        "--mask-dir", type=Path, help="folder of manipulation-mask videos named like the inputs"
     )
-    parser.add_argument(
-        "--stride", type=positive_int, default=None, help="frame step for --sampling stride"
-    )
-    parser.add_argument(
-        "--seek",
-        choices=SEEK_MODES,
-        default=None,
-        help="exact: the sampled frames themselves (default); keyframe: nearby frames that "
-        "are cheap to decode (see docs/faces.md)",
-    )
-    parser.add_argument(
-        "--preset", choices=PRESETS, default=None, help="face-crop template (default: gend)"
-    )
-    parser.add_argument(
-        "--size", type=_size, default=None, help="crop side in pixels, or 'native' (default: 256)"
-    )
-    parser.add_argument(
-        "--face",
-        choices=FACE_CHOICES,
-        default="largest",
-        help="faces kept per frame (default: largest)",
-    )
-    parser.add_argument(
-        "--mask-dir",
-        type=Path,
-        default=None,
-        help="folder of manipulation-mask videos named like the inputs",
-    )
-    parser.add_argument(
-        "--detector", default=None, help="face detector: mtcnn or scrfd (default: mtcnn)"
-    )
+    parser.add_argument("--detector", help=f"face detector: mtcnn or scrfd (default: {d.detector})")
     parser.add_argument(
         "--scrfd-model",
-        default=None,
         metavar="PATH|REPO:FILE",
         help="InsightFace SCRFD ONNX weights for --detector scrfd (default: "
         "$DFDETECT_SCRFD_MODEL); non-commercial research licence",
@@ -101,28 +74,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-face-size",
         type=positive_int,
-        default=40,
-        help="smallest face in pixels (default: 40)",
+        help=f"smallest face in pixels (default: {d.min_face_size})",
     )
     parser.add_argument(
-        "--threshold",
-        type=probability,
-        default=None,
-        help="face confidence threshold (default: the detector's)",
+        "--threshold", type=probability, help="face confidence threshold (default: the detector's)"
     )
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=8, help="frames per detector batch (default: 8)"
-    )
-    parser.add_argument(
-        "--workers", type=positive_int, default=1, help="worker processes (default: 1)"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace videos already extracted into --out (default: keep them when made with "
-        "the same settings, refuse when made with others)",
-    )
+
+
+# flag -> ExtractOptions field, where the flag sets the field as given (None: not given)
+OPTION_FLAGS = {f: f for f in ("frames", "sampling", "stride", "seek", "preset", "threshold")}
+OPTION_FLAGS |= {f: f for f in ("dataset", "source", "face", "min_face_size", "device")}
+OPTION_FLAGS |= {"batch_size": "batch_size", "workers": "workers"}
 
 
 def _check(args: argparse.Namespace) -> str | None:
@@ -137,7 +99,7 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--face mask needs --mask-dir"
     if args.mask_dir is not None and not args.mask_dir.is_dir():
         return f"--mask-dir {args.mask_dir} is not a folder"
-    if args.min_face_size < 12:
+    if args.min_face_size is not None and args.min_face_size < 12:
         return f"--min-face-size must be >= 12, got {args.min_face_size}"
     from dfdetect.faces.detectors import DETECTORS
 
@@ -166,30 +128,11 @@ def extract_options(args: argparse.Namespace):
     )
     settings["threshold"] = detector_options.pop("threshold", None)
     settings.update(detector=pipeline.detector, detector_options=tuple(detector_options.items()))
-    given = {
-        "frames": args.frames,
-        "sampling": args.sampling,
-        "seek": args.seek,
-        "preset": args.preset,
-        "threshold": args.threshold,
-    }
-    settings.update({k: v for k, v in given.items() if v is not None})
-    if args.size is not None:
-        settings["size"] = None if args.size == NATIVE else args.size
-    return ExtractOptions(
-        out=args.out,
-        dataset=args.dataset,
-        source=args.source,
-        stride=args.stride,
-        face=args.face,
-        mask_dir=args.mask_dir if args.face == "mask" else None,
-        min_face_size=args.min_face_size,
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        **settings,
-    )
+    settings.update(given(args, OPTION_FLAGS))
+    settings.update(size_given(args))
+    if args.face == "mask":
+        settings["mask_dir"] = args.mask_dir
+    return ExtractOptions(out=args.out, overwrite=args.overwrite, **settings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from dfdetect.cli.evaluate import add_data_arguments, data_entries, dropped_error, load_detector
+from dfdetect.cli.flags import given
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,19 +46,9 @@ def options_from(args: argparse.Namespace):
     """The run's :class:`RobustnessOptions`: defaults, overridden by the flags given."""
     from dfdetect.robustness.runner import RobustnessOptions
 
-    given = {
-        "stage": args.stage,
-        "frames": args.frames,
-        "batch_size": args.batch_size,
-        "num_workers": args.workers,
-        "n_boot": args.bootstrap,
-        "seed": args.seed,
-        "cache": args.cache,
-        "device": args.device,
-        "progress": not args.quiet,
-    }
-    known = {f.name for f in fields(RobustnessOptions)}
-    return RobustnessOptions(**{k: v for k, v in given.items() if v is not None and k in known})
+    flags = {"stage": "stage", "bootstrap": "n_boot", "seed": "seed", "cache": "cache"}
+    flags |= {"frames": "frames", "batch_size": "batch_size", "workers": "num_workers"}
+    return RobustnessOptions(**given(args, flags), device=args.device, progress=not args.quiet)
 
 
 def named_models(values: list[str]) -> list[tuple[str, str]]:

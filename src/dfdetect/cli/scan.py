@@ -27,6 +27,7 @@ from dfdetect.cli.exits import (
     terminal_output,
 )
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
+from dfdetect.cli.flags import given
 from dfdetect.terminal import printable
 
 ENGINES = ("single", "ray")
@@ -54,13 +55,12 @@ OPTION_FLAGS = {
     "max_pixels": "max_pixels",
     "file_timeout": "file_timeout_s",
 }
+CLUSTER_FLAGS = {"ray_address": "address", "model_workers": "model_workers"}  # -> ClusterOptions
+CLUSTER_FLAGS |= {f: f for f in ("gpus_per_model_worker", "model_cpus", "prepare_cpus")}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect scan``."""
-    from dfdetect.scan.options import ScanOptions
-
-    d = ScanOptions()
     add_face_arguments(parser)
     add_runtime_argument(parser)
     parser.add_argument(
@@ -78,6 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="torch device (default: CUDA when present, else CPU)"
     )
+    _add_output_arguments(parser)
+    _add_sampling_arguments(parser)
+    _add_limit_arguments(parser)
+    _add_ray_arguments(parser)
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where results go: files, the results database, the terminal."""
     parser.add_argument(
         "--out",
         type=Path,
@@ -99,6 +107,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rescan", action="store_true", help="ignore results stored by earlier scans"
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar or table, only the summary"
+    )
+
+
+def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """How frames are sampled and faces found (defaults: ``SCAN_SAMPLING``)."""
+    from dfdetect.faces.sampling import SCAN_SAMPLING as d
+
     parser.add_argument(
         "--frames",
         type=int,
@@ -125,9 +142,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seek",
         choices=("exact", "keyframe"),
         default=None,
-        help="keyframe: nearby frames that are cheap to decode (default); exact: the sampled "
-        "frames themselves, slower on long videos (see docs/scan.md)",
+        help=f"keyframe: nearby frames that are cheap to decode; exact: the sampled frames "
+        f"themselves, slower on long videos (default: {d.seek}; see docs/scan.md)",
     )
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """Batching, threads and the bounds on each file."""
+    from dfdetect.scan.options import ScanOptions
+
+    d = ScanOptions()
     parser.add_argument(
         "--batch-size", type=int, help=f"crops per model call (default {d.batch_size})"
     )
@@ -150,9 +174,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give up on a file after SECONDS of decoding and face detection (reason "
         "'timeout'; default: no limit)",
     )
-    parser.add_argument(
-        "--quiet", action="store_true", help="no progress bar or table, only the summary"
-    )
+
+
+def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine ray`` and the shape of the Ray job."""
     ray = parser.add_argument_group(
         "Ray engine", "--engine ray: stages on Ray Data; --out (.parquet, .jsonl or .csv) "
         "holds the results and is what a re-run resumes from (no --db, --report, --heatmaps)"
@@ -184,10 +209,8 @@ def scan_options(args: argparse.Namespace):
     """The :class:`~dfdetect.scan.ScanOptions` the flags ask for (ValueError when invalid)."""
     from dfdetect.scan.options import ScanOptions
 
-    given = {field: getattr(args, flag) for flag, field in OPTION_FLAGS.items()}
     return ScanOptions(  # flags not given (None) keep ScanOptions' defaults or the model's
-        **{k: v for k, v in given.items() if v is not None},
-        explain=args.report is not None or args.heatmaps is not None,
+        **given(args, OPTION_FLAGS), explain=args.report is not None or args.heatmaps is not None
     )
 
 
@@ -345,14 +368,7 @@ def run_ray(args: argparse.Namespace, err) -> int:
         try:
             output_format(args.out, "ray")
             options = scan_options(args)
-            flags = {
-                "address": args.ray_address,
-                "model_workers": args.model_workers,
-                "gpus_per_model_worker": args.gpus_per_model_worker,
-                "model_cpus": args.model_cpus,
-                "prepare_cpus": args.prepare_cpus,
-            }
-            cluster = ClusterOptions(**{k: v for k, v in flags.items() if v is not None})
+            cluster = ClusterOptions(**given(args, CLUSTER_FLAGS))
         except ValueError as exc:
             problem = str(exc)
     if problem is not None:

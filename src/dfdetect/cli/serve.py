@@ -19,176 +19,181 @@ from dfdetect.cli.exits import (
     fail,
 )
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
+from dfdetect.cli.flags import given
 from dfdetect.errors import DfdetectError
-from dfdetect.model import DEFAULT_MODEL
-from dfdetect.serve.settings import ServeSettings, default_inflight
+from dfdetect.serve.settings import MB, ServeSettings, default_inflight
 
 API_KEY_ENV = "DFDETECT_API_KEY"
+HOST, PORT, LOG_LEVELS = "127.0.0.1", 8000, ("debug", "info", "warning", "error")
+
+# flag -> ServeSettings field; the defaults live in ServeSettings only (flags default to None)
+SETTING_FLAGS = {
+    "model": "model",
+    "device": "device",
+    "data_dir": "data_dir",
+    "max_queue": "max_queue",
+    "max_inflight": "max_inflight_images",
+    "max_waiting": "max_waiting_images",
+    "queue_wait": "queue_wait_s",
+    "request_timeout": "request_timeout_s",
+    "upload_timeout": "upload_timeout_s",
+    "header_timeout": "header_timeout_s",
+    "job_workers": "job_workers",
+    "batch_size": "batch_size",
+    "batch_wait": "batch_wait_s",
+    "frames": "frames",
+    "face_detector": "face_detector",
+    "scrfd_model": "scrfd_model",
+    "runtime": "runtime",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect serve``."""
+    d = ServeSettings()
     add_face_arguments(parser)
     add_runtime_argument(parser)
+    parser.add_argument("--model", help=f"model name or folder (default: {d.model})")
+    parser.add_argument("--device", help="torch device (default: cuda when available)")
+    parser.add_argument("--host", default=HOST, help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=PORT, help="port (default: %(default)s)")
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="model name or folder (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--device", default=None, help="torch device (default: cuda when available)"
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path("dfdetect-serve"),
-        help="job database and uploads (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-upload-mb", type=float, default=200.0, help="largest upload (default: %(default)s)"
+        "--data-dir", type=Path, help=f"job database and uploads (default: {d.data_dir})"
     )
     parser.add_argument(
         "--api-key", default=os.environ.get(API_KEY_ENV),
         help=f"require this key on /v1 routes (default: ${API_KEY_ENV}; none: open)",
     )  # fmt: skip
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    _add_limit_arguments(parser, d)
+    _add_analysis_arguments(parser, d)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser, d: ServeSettings) -> None:
+    """Sizes, queues and timeouts."""
     parser.add_argument(
-        "--max-queue", type=int, default=64, help="most jobs waiting (default: %(default)s)"
-    )
+        "--max-upload-mb", type=float,
+        help=f"largest upload (default: {d.max_upload_bytes / MB:g})",
+    )  # fmt: skip
+    parser.add_argument("--max-queue", type=int, help=f"most jobs waiting (default: {d.max_queue})")
     parser.add_argument(
-        "--max-inflight",
-        type=int,
-        default=None,
+        "--max-inflight", type=int,
         help=f"most images analyzed at once (default: 2 x CPU cores, here {default_inflight()})",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--request-timeout",
-        type=float,
-        default=60.0,
-        help="seconds per image analysis (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--upload-timeout",
-        type=float,
-        default=300.0,
-        help="seconds per upload (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--job-workers",
-        type=int,
-        default=1,
-        help="threads running jobs; 0 only queues (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=32,
-        help="most faces per model call (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-wait-ms",
-        type=float,
-        default=5.0,
-        help="wait for more faces to batch (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--frames", type=int, default=32, help="frames sampled per video (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--no-heatmaps", action="store_true", help="do not compute heatmaps unless a request asks"
-    )
-    d = ServeSettings()
-    parser.add_argument(
-        "--max-waiting", type=int, default=None,
+        "--max-waiting", type=int,
         help=f"image requests waiting for a slot before 429 (default: {d.max_waiting_images})",
     )  # fmt: skip
     parser.add_argument(
-        "--queue-wait", type=float, default=None,
+        "--queue-wait", type=float,
         help=f"seconds an image request may wait for a slot (default: {d.queue_wait_s:g})",
     )  # fmt: skip
     parser.add_argument(
-        "--job-ttl", type=float, default=None,
-        help=f"seconds a finished job is kept; 0 keeps them (default: {d.job_ttl_s:g})",
+        "--request-timeout", type=float,
+        help=f"seconds per image analysis (default: {d.request_timeout_s:g})",
     )  # fmt: skip
     parser.add_argument(
-        "--header-timeout", type=float, default=None,
+        "--upload-timeout", type=float,
+        help=f"seconds per upload (default: {d.upload_timeout_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--header-timeout", type=float,
         help=f"seconds a client may take to send its request headers (default: "
         f"{d.header_timeout_s:g})",
     )  # fmt: skip
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--job-ttl", type=float,
+        help=f"seconds a finished job is kept; 0 keeps them (default: {d.job_ttl_s:g})",
+    )  # fmt: skip
+
+
+def _add_analysis_arguments(parser: argparse.ArgumentParser, d: ServeSettings) -> None:
+    """How jobs run and faces are batched and scored."""
+    parser.add_argument(
+        "--job-workers", type=int,
+        help=f"threads running jobs; 0 only queues (default: {d.job_workers})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=int, help=f"most faces per model call (default: {d.batch_size})"
     )
+    parser.add_argument(
+        "--batch-wait", type=float, metavar="SECONDS",
+        help=f"wait for more faces to batch (default: {d.batch_wait_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--frames", type=int, help=f"frames sampled per video (default: {d.frames})"
+    )
+    parser.add_argument(
+        "--no-heatmaps", action="store_true", help="do not compute heatmaps unless a request asks"
+    )
+
+
+def _out_of_range(args: argparse.Namespace) -> list[str]:
+    """The flags given with a value out of their range."""
+
+    def at_least(flag: str, low: float) -> bool:
+        return getattr(args, flag) is None or getattr(args, flag) >= low
+
+    def above_zero(flag: str) -> bool:
+        return getattr(args, flag) is None or getattr(args, flag) > 0
+
+    checks = {
+        "--port": 0 <= args.port <= 65535,
+        "--max-upload-mb": above_zero("max_upload_mb"),
+        "--max-queue": at_least("max_queue", 1),
+        "--max-inflight": at_least("max_inflight", 1),
+        "--request-timeout": above_zero("request_timeout"),
+        "--upload-timeout": above_zero("upload_timeout"),
+        "--job-workers": at_least("job_workers", 0),
+        "--batch-size": at_least("batch_size", 1),
+        "--batch-wait": at_least("batch_wait", 0),
+        "--frames": at_least("frames", 1),
+        "--max-waiting": at_least("max_waiting", 0),
+        "--queue-wait": above_zero("queue_wait"),
+        "--job-ttl": at_least("job_ttl", 0),
+        "--header-timeout": above_zero("header_timeout"),
+    }
+    return [name for name, ok in checks.items() if not ok]
+
+
+def serve_settings(args: argparse.Namespace) -> ServeSettings:
+    """The :class:`ServeSettings` the flags ask for: its defaults, overridden by those given."""
+    settings = ServeSettings(**given(args, SETTING_FLAGS), api_key=args.api_key or None)
+    if args.max_upload_mb is not None:
+        settings = replace(settings, max_upload_bytes=int(args.max_upload_mb * MB))
+    if args.job_ttl is not None:
+        settings = replace(settings, job_ttl_s=args.job_ttl or None)
+    return replace(settings, heatmaps=False) if args.no_heatmaps else settings
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; exit code 3 when the model cannot be loaded, 4 when the data
     folder cannot be written or the device is absent."""
-    checks = {
-        "--port": 0 <= args.port <= 65535,
-        "--max-upload-mb": args.max_upload_mb > 0,
-        "--max-queue": args.max_queue >= 1,
-        "--max-inflight": args.max_inflight is None or args.max_inflight >= 1,
-        "--request-timeout": args.request_timeout > 0,
-        "--upload-timeout": args.upload_timeout > 0,
-        "--job-workers": args.job_workers >= 0,
-        "--batch-size": args.batch_size >= 1,
-        "--batch-wait-ms": args.batch_wait_ms >= 0,
-        "--frames": args.frames >= 1,
-        "--max-waiting": args.max_waiting is None or args.max_waiting >= 0,
-        "--queue-wait": args.queue_wait is None or args.queue_wait > 0,
-        "--job-ttl": args.job_ttl is None or args.job_ttl >= 0,
-        "--header-timeout": args.header_timeout is None or args.header_timeout > 0,
-    }
-    bad = [name for name, ok in checks.items() if not ok]
+    bad = _out_of_range(args)
     if bad:
         print(f"error: out of range: {', '.join(bad)}", file=sys.stderr)
         return EXIT_USAGE
+    settings = serve_settings(args)
     try:
         from dfdetect.model.device import check_device
 
-        check_device(args.device)
-        check_writable(args.data_dir, folder=True)
+        check_device(settings.device)
+        check_writable(settings.data_dir, folder=True)
     except (DfdetectError, ValueError) as exc:
         return fail("serve", exc)
-    if not args.api_key and not _is_loopback(args.host):
+    if not settings.api_key and not _is_loopback(args.host):
         print(f"warning: serving on {args.host} without an API key", file=sys.stderr)
     import uvicorn
 
     from dfdetect.serve import create_app
     from dfdetect.serve.connections import ServiceProtocol
-    from dfdetect.serve.settings import MB
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
-    settings = ServeSettings(
-        model=args.model,
-        device=args.device,
-        data_dir=args.data_dir,
-        max_upload_bytes=int(args.max_upload_mb * MB),
-        api_key=args.api_key or None,
-        max_queue=args.max_queue,
-        request_timeout_s=args.request_timeout,
-        upload_timeout_s=args.upload_timeout,
-        job_workers=args.job_workers,
-        batch_size=args.batch_size,
-        batch_wait_s=args.batch_wait_ms / 1000,
-        frames=args.frames,
-        heatmaps=not args.no_heatmaps,
-        face_detector=args.face_detector,
-        scrfd_model=args.scrfd_model,
-        runtime=args.runtime,
-        **_given(
-            max_inflight_images=args.max_inflight,
-            max_waiting_images=args.max_waiting,
-            queue_wait_s=args.queue_wait,
-            header_timeout_s=args.header_timeout,
-        ),
-    )
-    if args.job_ttl is not None:
-        settings = replace(settings, job_ttl_s=args.job_ttl or None)
     failure: list[BaseException] = []
 
     def on_load_error(err: BaseException) -> None:
         failure.append(err)
-        print(f"error: cannot load model {args.model!r}: {err}", file=sys.stderr)
+        print(f"error: cannot load model {settings.model!r}: {err}", file=sys.stderr)
         server.should_exit = True
 
     app = create_app(settings, on_load_error=on_load_error)
@@ -198,11 +203,6 @@ def run(args: argparse.Namespace) -> int:
     )
     server.run()
     return exit_code(failure[0]) if failure else EXIT_OK
-
-
-def _given(**options) -> dict:
-    """The options given on the command line (the rest keep ServeSettings' defaults)."""
-    return {k: v for k, v in options.items() if v is not None}
 
 
 def _is_loopback(host: str) -> bool:

@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from dfdetect.cli.argtypes import positive_int
 from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
@@ -15,6 +14,7 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
+from dfdetect.cli.flags import positive_int
 
 METHODS = ("sbi", "blend")  # dfdetect.synth.writer.METHODS
 PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS

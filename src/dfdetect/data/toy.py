@@ -2,15 +2,13 @@
 
 Reals are the given face crops (each source video also mirrored and colour-shifted into more
 "videos"); each fake is its real with a blended face region: the central ellipse blurred and
-tinted, with a visible boundary, as face-swap blending leaves. ``python -m dfdetect.data.toy
-OUT FACE_DIR`` writes ``OUT/FF++/{real,DF}/<video>/<frame>.png`` plus official-style splits.
+tinted, with a visible boundary, as face-swap blending leaves. ``dfdetect toy OUT FACE_DIR``
+writes ``OUT/FF++/{real,DF}/<video>/<frame>.png`` plus official-style splits.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,6 +16,8 @@ import numpy as np
 
 from dfdetect.data.samples import IMAGE_SUFFIXES
 from dfdetect.media import load_image
+
+TOY_SIZE = 128  # crop side in pixels
 
 
 def blend_artifact(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -39,7 +39,7 @@ def _variants(image: np.ndarray) -> list[np.ndarray]:
 
 
 def make_toy_dataset(
-    face_videos: list[list[Path]], out: Path, *, size: int = 128, seed: int = 0
+    face_videos: list[list[Path]], out: Path, *, size: int = TOY_SIZE, seed: int = 0
 ) -> Path:
     """Write the toy FF++ crop tree under ``out/FF++`` and return that folder.
 
@@ -85,23 +85,3 @@ def video_folders(face_dir: Path) -> list[list[Path]]:
         if p.suffix.lower() in IMAGE_SUFFIXES:
             groups.setdefault(p.parent, []).append(p)
     return list(groups.values())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m dfdetect.data.toy OUT FACE_DIR [--size 128]``."""
-    parser = argparse.ArgumentParser(prog="python -m dfdetect.data.toy", description=__doc__)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("faces", type=Path, help="a crop tree of real-looking face crops")
-    parser.add_argument("--size", type=int, default=128)
-    args = parser.parse_args(argv)
-    videos = video_folders(args.faces)
-    if not videos:
-        print(f"error: no images under {args.faces}", file=sys.stderr)
-        return 2
-    root = make_toy_dataset(videos, args.out, size=args.size)
-    print(f"wrote {root} ({3 * len(videos)} real + {3 * len(videos)} fake videos)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES
 from dfdetect.evaluate.metrics import METRICS, binary_metrics
 
 MAX_CELLS = 4_000_000  # weight-matrix cells computed at once (memory bound: 32 MB of float64)
@@ -15,7 +16,7 @@ def bootstrap_metrics(
     groups: np.ndarray,
     *,
     threshold: float = 0.5,
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, dict[str, float | int | list[float]]]:

@@ -15,6 +15,7 @@ from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import FrameSample
 from dfdetect.data.specs import open_entry
 from dfdetect.errors import DfdetectError
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 from dfdetect.evaluate.plots import write_plots
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.evaluate.summary import evaluate_frames, frame_table, video_table
@@ -78,10 +79,10 @@ def score_entries(
     detector,
     entries: Sequence[dict[str, Any]],
     *,
-    frames: int | None,
-    batch_size: int,
-    num_workers: int,
-    progress: bool,
+    frames: int | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
+    num_workers: int = 0,
+    progress: bool = True,
     out: Path | None = None,
 ) -> ScoredData:
     """Frame predictions of every entry; ``out/predictions_frames.csv`` grows per dataset."""
@@ -111,9 +112,9 @@ def evaluate(
     out: Path,
     *,
     frames: int | None = None,
-    batch_size: int = 64,
+    batch_size: int = EVAL_BATCH_SIZE,
     num_workers: int = 0,
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     threshold: float | None = None,
     plots: bool = True,

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from dfdetect.data.dataset import Collate, FrameDataset
 from dfdetect.data.samples import FrameSample
+from dfdetect.evaluate import EVAL_BATCH_SIZE
 from dfdetect.progress import progress_bar
 
 
@@ -43,7 +44,7 @@ def score_samples(
     detector,
     samples: Sequence[FrameSample],
     *,
-    batch_size: int = 64,
+    batch_size: int = EVAL_BATCH_SIZE,
     num_workers: int = 0,
     progress: bool = True,
     description: str = "scoring",

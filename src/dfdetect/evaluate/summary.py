@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dfdetect.data.samples import FAKE, REAL, FrameSample
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES
 from dfdetect.evaluate.bootstrap import bootstrap_metrics
 from dfdetect.evaluate.metrics import undefined_reason
 
@@ -81,7 +82,7 @@ def evaluate_frames(
     frames: pd.DataFrame,
     *,
     threshold: float,
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     aggregation: str = "mean",
 ) -> dict[str, Any]:

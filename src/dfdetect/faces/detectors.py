@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dfdetect.faces.face import DEFAULT_MAX_SIDE, FaceDetector
+from dfdetect.faces.sampling import FaceSampling
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +40,7 @@ def create_face_detector(
     name: str = "mtcnn",
     *,
     device: str | torch.device | None = None,
-    min_face_size: int = 40,
+    min_face_size: int = FaceSampling.min_face_size,
     threshold: float | None = None,
     max_side: int | None = DEFAULT_MAX_SIDE,
     **options: Any,

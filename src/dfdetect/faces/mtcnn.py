@@ -20,6 +20,7 @@ from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.mtcnn_nets import load_mtcnn_nets
 from dfdetect.faces.mtcnn_resize import area_resize, halve
 from dfdetect.faces.nms import batched_nms
+from dfdetect.faces.sampling import FaceSampling
 from dfdetect.runtime import check_runtime
 
 STAGE_THRESHOLDS = (0.6, 0.7)  # PNet and RNet candidate thresholds of the method
@@ -61,7 +62,7 @@ class MTCNNDetector:
         self,
         *,
         device: str | torch.device | None = None,
-        min_face_size: int = 40,
+        min_face_size: int = FaceSampling.min_face_size,
         threshold: float = 0.9,
         batch_size: int = 16,
         max_side: int | None = DEFAULT_MAX_SIDE,

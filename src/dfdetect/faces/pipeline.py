@@ -12,6 +12,7 @@ from typing import Any
 from dfdetect.errors import ModelNotFoundError
 from dfdetect.faces.face import FaceDetector
 from dfdetect.faces.presets import CropPreset, get_preset
+from dfdetect.faces.sampling import EXTRACT_SAMPLING, SCAN_SAMPLING, FaceSampling
 from dfdetect.media.sampling import SAMPLING_MODES
 
 AGGREGATIONS = ("mean", "median")
@@ -31,8 +32,8 @@ class FacePipeline:
     threshold: float | None = None
     nms: float | None = None
     crop: CropPreset = field(default_factory=lambda: get_preset("gend"))
-    frames: int = 32
-    sampling: str = "even"
+    frames: int = SCAN_SAMPLING.frames
+    sampling: str = SCAN_SAMPLING.sampling
     aggregation: str = "mean"
 
     def __post_init__(self) -> None:
@@ -92,15 +93,15 @@ GEND_PIPELINE = FacePipeline(
     threshold=0.5,
     nms=0.4,
     crop=get_preset("gend", size=None, size_rule="gend"),
-    frames=32,
-    sampling="max-spread",
+    frames=EXTRACT_SAMPLING.frames,
+    sampling=EXTRACT_SAMPLING.sampling,
     aggregation="mean",
 )
 
 # The first paper's released models (DeepfakeBench preprocessing: ArcFace template, margin 1.3,
 # 256 px, 32 evenly spaced frames). Its dlib detector is not available offline: MTCNN gives the
 # same five landmarks.
-FIRST_PAPER_PIPELINE = FacePipeline(crop=get_preset("arcface"), frames=32, sampling="even")
+FIRST_PAPER_PIPELINE = FacePipeline(crop=get_preset("arcface"))
 
 SCRFD_MODEL_ENV = "DFDETECT_SCRFD_MODEL"
 SCRFD_FALLBACK = (
@@ -143,7 +144,7 @@ def build_face_detector(
     pipeline: FacePipeline,
     *,
     device: Any = None,
-    min_face_size: int = 40,
+    min_face_size: int = FaceSampling.min_face_size,
     detector: str | None = None,
     scrfd_model: str | None = None,
     **extra: Any,

@@ -23,6 +23,7 @@ from dfdetect.errors import CheckpointError, ModelNotFoundError
 from dfdetect.faces.downscale import downscale, downscale_factor, to_image_pixels
 from dfdetect.faces.face import DEFAULT_MAX_SIDE, Face
 from dfdetect.faces.nms import nms
+from dfdetect.faces.sampling import FaceSampling
 from dfdetect.runtime.hub import is_local, snapshot
 
 DEFAULT_FILENAME = "det_10g.onnx"  # SCRFD-10GF with keypoints, in InsightFace's buffalo_l pack
@@ -80,7 +81,7 @@ class SCRFDDetector:
         *,
         filename: str = DEFAULT_FILENAME,
         device: str | torch.device | None = None,
-        min_face_size: int = 40,
+        min_face_size: int = FaceSampling.min_face_size,
         threshold: float = DEFAULT_THRESHOLD,
         nms_threshold: float = DEFAULT_NMS_THRESHOLD,
         input_size: int | tuple[int, int] | None = None,

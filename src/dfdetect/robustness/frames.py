@@ -26,13 +26,13 @@ from dfdetect.errors import MediaError
 from dfdetect.faces.crops import crop_faces
 from dfdetect.faces.face import FaceDetector
 from dfdetect.faces.presets import CropPreset
+from dfdetect.faces.sampling import EXTRACT_SAMPLING
 from dfdetect.media.sampling import sample_frame_indices
 from dfdetect.media.video import VideoReader
 from dfdetect.robustness.crops import item_seed
 from dfdetect.robustness.h264 import reencode_video
 from dfdetect.robustness.perturbations import Cell, scaled_bitrate
 
-BATCH = 8  # frames per face-detector call
 DONE = "frames.json"  # written last into a finished cell folder
 
 
@@ -108,7 +108,8 @@ def _perturbed_frames(
     """The video's sampled frames (max-spread, as extraction samples them) through ``cell``."""
     with VideoReader(video.path) as reader:
         indices = sorted(
-            int(i) for i in sample_frame_indices(reader.n_frames, n_frames, "max-spread")
+            int(i)
+            for i in sample_frame_indices(reader.n_frames, n_frames, EXTRACT_SAMPLING.sampling)
         )
     p = cell.perturbation
     if p is not None and p.video is not None:  # re-encode the whole video, then sample it
@@ -185,7 +186,10 @@ def _video_crops(
 ) -> list[tuple[str, str, str, bool]]:
     """Detect, align and save the largest face of each sampled, perturbed frame of a video."""
     rows = []
-    for batch in _chunks(_perturbed_frames(video, cell, n_frames, seed, scratch), BATCH):
+    for batch in _chunks(
+        _perturbed_frames(video, cell, n_frames, seed, scratch),
+        EXTRACT_SAMPLING.detect_batch,
+    ):
         crops = crop_faces([rgb for _, rgb in batch], face_detector, preset, "largest")
         for (index, _), found in zip(batch, crops, strict=True):
             name = f"{index:03d}"

@@ -14,10 +14,12 @@ import pandas as pd
 
 from dfdetect.data.accounting import Accounting
 from dfdetect.data.samples import DatasetError, FrameSample
+from dfdetect.evaluate import BOOTSTRAP_RESAMPLES, EVAL_BATCH_SIZE
 from dfdetect.evaluate.runner import distinct_name, entry_samples
 from dfdetect.evaluate.scoring import fake_probabilities, score_samples
 from dfdetect.evaluate.summary import frame_table, level_metrics
 from dfdetect.faces.presets import CropPreset
+from dfdetect.faces.sampling import EXTRACT_SAMPLING
 from dfdetect.media import load_image
 from dfdetect.model.predictor import fingerprint
 from dfdetect.progress import progress_bar
@@ -31,20 +33,18 @@ STAGES = ("crops", "frames")
 @dataclass(frozen=True)
 class RobustnessOptions:
     """Settings of a run. ``frames``: crops stage, at most that many crops per video (None:
-    all); frames stage, frames sampled per source video (None: 32)."""
+    all); frames stage, frames sampled per source video as extraction samples them (None:
+    :data:`~dfdetect.faces.sampling.EXTRACT_SAMPLING`'s)."""
 
     stage: str = "crops"
     frames: int | None = None
-    batch_size: int = 64
+    batch_size: int = EVAL_BATCH_SIZE
     num_workers: int = 0
-    n_boot: int = 1000
+    n_boot: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
     cache: Path | None = None  # None: <out>/cache
     device: str | None = None  # the face detector's (frames stage)
     progress: bool = True
-
-
-FRAMES_STAGE_FRAMES = 32
 
 
 @dataclass
@@ -100,7 +100,7 @@ def frame_datasets(entries: Sequence[dict[str, Any]], options: RobustnessOptions
     from dfdetect.faces import create_face_detector
     from dfdetect.robustness.frames import dropped_videos, extract_cell, source_videos
 
-    n_frames = options.frames or FRAMES_STAGE_FRAMES
+    n_frames = options.frames or EXTRACT_SAMPLING.frames
     datasets, errors, face_detector = [], {}, None
     for entry in entries:
         try:

@@ -7,13 +7,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dfdetect.faces.sampling import SCAN_SAMPLING
 from dfdetect.media.limits import MAX_PIXELS
 from dfdetect.media.sampling import SAMPLING_MODES, SEEK_MODES
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """Options of :class:`~dfdetect.scan.pipeline.ScanPipeline`.
+    """Options of :class:`~dfdetect.scan.pipeline.ScanPipeline` (how faces are sampled and
+    found: :data:`dfdetect.faces.sampling.SCAN_SAMPLING` unless given).
 
     ``frames`` frames are sampled per video (``sampling`` as in
     :func:`dfdetect.media.sample_frame_indices`), then with ``seek="keyframe"`` moved to
@@ -35,18 +37,18 @@ class ScanOptions:
     suspicious persons (needs the real Detector).
     """
 
-    frames: int = 32
-    sampling: str = "even"
-    stride: int | None = None
-    seek: str = "keyframe"
-    min_face_size: int = 40
-    max_faces: int | None = None
+    frames: int = SCAN_SAMPLING.frames
+    sampling: str = SCAN_SAMPLING.sampling
+    stride: int | None = SCAN_SAMPLING.stride
+    seek: str = SCAN_SAMPLING.seek
+    min_face_size: int = SCAN_SAMPLING.min_face_size
+    max_faces: int | None = SCAN_SAMPLING.max_faces
     track_iou: float = 0.3
     track_distance: float = 0.5
     max_file_mb: float = 4096.0
     max_pixels: int = MAX_PIXELS
-    batch_size: int = 32
-    detect_batch: int = 8
+    batch_size: int = 32  # the model batch of scan and serve
+    detect_batch: int = SCAN_SAMPLING.detect_batch
     workers: int = 2
     queue_size: int = 4
     file_timeout_s: float | None = None

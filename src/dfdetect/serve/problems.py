@@ -75,3 +75,13 @@ async def client_closed_handler(request: Request, exc: Exception) -> JSONRespons
     log.info("%s closed the connection during %s %s", peer, request.method, request.url.path)
     message = "the client closed the connection before its request was read"
     return JSONResponse(problem_body("client_closed_request", message), CLIENT_CLOSED)
+
+
+def problem_responses(status: int, description: str) -> dict:
+    """An OpenAPI ``responses`` entry: ``status`` answers a problem body (for the route docs)."""
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"example": problem_body("code", "message")}},
+        }
+    }

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dfdetect.faces.sampling import SCAN_SAMPLING
 from dfdetect.model import DEFAULT_MODEL
+from dfdetect.scan.options import ScanOptions
 
 MB = 1024 * 1024
 
@@ -51,9 +53,9 @@ class ServeSettings:
     request_timeout_s: float = 60.0
     upload_timeout_s: float = 300.0
     job_workers: int = 1
-    batch_size: int = 32
+    batch_size: int = ScanOptions.batch_size
     batch_wait_s: float = 0.005
-    frames: int = 32
+    frames: int = SCAN_SAMPLING.frames
     heatmaps: bool = True
     face_detector: str | None = None  # None: the model's recorded face pipeline
     scrfd_model: str | None = None

@@ -23,7 +23,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from dfdetect.errors import MediaError
 from dfdetect.media import sniff_media_kind
-from dfdetect.serve.problems import Problem
+from dfdetect.serve.problems import Problem, problem_responses
 
 FORM_FIELD = "file"
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small extra fields
@@ -44,6 +44,15 @@ UPLOAD_OPENAPI = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
     }
+}
+UPLOAD_ERRORS = {  # what the upload routes may answer (OpenAPI)
+    **problem_responses(400, "malformed or empty upload"),
+    **problem_responses(401, "missing or wrong API key"),
+    **problem_responses(408, "the upload took too long"),
+    **problem_responses(413, "upload over the size limit"),
+    **problem_responses(415, "content is not a supported image or video"),
+    **problem_responses(429, "too many requests in flight or the job queue is full"),
+    **problem_responses(503, "the model is still loading or failed to load"),
 }
 
 

@@ -87,7 +87,7 @@ class DatasetLayout(ABC):
         if self.is_raw():
             raise DatasetError(
                 f"{self.root} holds raw videos: extract face crops first with "
-                f"python -m dfdetect.data.prepare {self.name} {self.root} --out DIR "
+                f"dfdetect prepare {self.name} {self.root} --out DIR "
                 f"(it runs dfdetect extract), then use DIR/{self.dataset}"
             )
         walked = [(d, info, list_frames(d)) for d, info in self._video_dirs()]
