@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dfdetect.cli.crops import PRESETS
 from dfdetect.cli.exits import (
     EXIT_INPUTS_FAILED,
     EXIT_OK,
@@ -17,7 +18,6 @@ from dfdetect.cli.exits import (
 from dfdetect.cli.flags import positive_int
 
 METHODS = ("sbi", "blend")  # dfdetect.synth.writer.METHODS
-PRESETS = ("gend", "arcface")  # dfdetect.faces.presets.PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
