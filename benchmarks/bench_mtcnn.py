@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dfdetect.faces import mtcnn
+from dfdetect.runtime import RUNTIMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_faces import make_frames
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--min-face-size", type=int, default=40)
-    parser.add_argument("--runtime", choices=mtcnn.RUNTIMES, default="auto", help="current one's")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="current one's")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.threads:

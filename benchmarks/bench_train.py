@@ -31,6 +31,7 @@ from dfdetect.train.config import DEFAULTS
 from dfdetect.train.losses import DetectorLoss
 from dfdetect.train.model import TrainModule
 from dfdetect.train.optim import build_optimizer
+from dfdetect.train.settings import OptimConfig
 
 
 def measure(step: Callable[[], None], batch: int, iters: int, device: torch.device) -> dict:
@@ -64,7 +65,12 @@ def dfdetect_step(
         )
     det.train()
     module, loss = TrainModule(det, slerp=False), DetectorLoss()
-    optimizer, _ = build_optimizer(det, DEFAULTS["optim"], total_steps=1000, steps_per_epoch=100)
+    optimizer, _ = build_optimizer(
+        det,
+        OptimConfig(**DEFAULTS["optim"]),
+        total_steps=1000,
+        steps_per_epoch=100,
+    )
     labels = torch.arange(len(faces), device=device) % 2
     ready = det.preprocess(faces)
 

@@ -25,8 +25,8 @@ from dfdetect.faces import create_face_detector
 from dfdetect.faces.mtcnn import MTCNNDetector
 from dfdetect.media import load_image
 from dfdetect.media.synthetic import background
+from dfdetect.model.loading import on_runtime
 from dfdetect.model.onnx_detector import OnnxDetector
-from dfdetect.model.runtime import select_runtime
 from dfdetect.scan import ScanOptions, ScanPipeline
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def scan_section(out: dict, plan: Plan, device: torch.device, deadline: float) -
     faces = create_face_detector("mtcnn", device=str(device))
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_videos(Path(tmp), face, plan.scan_videos, plan.scan_length)
-        auto = select_runtime(
+        auto = on_runtime(
             build_detector(plan.backbone, str(device), None), "auto", cache=Path(tmp) / "cache"
         )
         runtime = (

@@ -157,8 +157,9 @@ def _onnx_export(checkpoint: Checkpoint, runtime: str, device, dtype):
     return OnnxDetector(checkpoint.config, checkpoint.onnx)
 
 
-def _on_runtime(detector, runtime: str, cache: Path | None) -> Any:
-    """What runs the PyTorch ``detector`` under ``runtime``: itself, or its cached export."""
+def on_runtime(detector, runtime: str, cache: Path | None) -> Any:
+    """What runs an already built PyTorch ``detector`` under ``runtime``: itself, or its cached
+    export (the seam's last step, for detectors built in memory, e.g. by benchmarks)."""
     from dfdetect.model.onnx_cache import cached_onnx
     from dfdetect.runtime.export import ExportError
 
@@ -213,7 +214,7 @@ def load_predictor(
         exported = _onnx_export(checkpoint, runtime, device, dtype)
         return LoadedModel(exported, exported, fingerprint(exported))
     detector = Detector.from_checkpoint(checkpoint, device=device, dtype=dtype)
-    predictor = detector if runtime is None else _on_runtime(detector, runtime, cache)
+    predictor = detector if runtime is None else on_runtime(detector, runtime, cache)
     loaded = LoadedModel(detector, predictor, fingerprint(detector))
     if memo is not None and isinstance(predictor, OnnxDetector):
         write_memo(memo, predictor, loaded.fingerprint)
