@@ -14,7 +14,7 @@ from dfdetect.cli.exits import EXIT_CODES_HELP
 from dfdetect.media.synthetic import background
 
 
-@pytest.mark.parametrize("command", ["scan", "evaluate", "calibrate"])
+@pytest.mark.parametrize("command", ["scan", "evaluate", "calibrate", "robustness", "info"])
 def test_a_model_that_cannot_load_exits_3(command, tmp_path):
     missing = tmp_path / "no-such-model"
     Image.fromarray(background(64, 64)).save(tmp_path / "a.png")
@@ -22,15 +22,20 @@ def test_a_model_that_cannot_load_exits_3(command, tmp_path):
         "scan": [str(tmp_path / "a.png"), "--db", str(tmp_path / "db.sqlite")],
         "evaluate": ["--data", f"x={tmp_path}", "--out", str(tmp_path / "eval")],
         "calibrate": ["--data", f"x={tmp_path}", "--out", str(tmp_path / "cal")],
+        "robustness": ["--data", f"x={tmp_path}", "--out", str(tmp_path / "rob")],
+        "info": [],
     }[command]
+    model = [str(missing)] if command == "info" else ["--model", str(missing)]
     done = subprocess.run(
-        [sys.executable, "-m", "dfdetect", command, "--model", str(missing), *args],
+        [sys.executable, "-m", "dfdetect", command, *model, *args],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 3, done.stderr
     assert str(missing) in done.stderr and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert errors and all(line.startswith(f"dfdetect {command}: error: ") for line in errors)
 
 
 def test_every_command_documents_the_table(capsys):

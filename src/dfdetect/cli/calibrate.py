@@ -44,16 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate and save; prints what changed."""
-    from dfdetect.cli.exits import fail
+    from dfdetect.cli.exits import error, fail
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.calibration import small_sample_warning
     from dfdetect.evaluate.runner import score_entries
 
     if args.out is None and not (Path(args.model) / "config.json").is_file():
-        print(f"error: {args.model} is not a local checkpoint folder: pass --out", file=sys.stderr)
+        error("calibrate", f"{args.model} is not a local checkpoint folder: pass --out")
         return 2
     if not 0.0 <= args.target_fpr < 1.0:
-        print("error: --target-fpr must be in [0, 1)", file=sys.stderr)
+        error("calibrate", "--target-fpr must be in [0, 1)")
         return 2
     try:
         entries = data_entries(args)
@@ -63,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
         return fail("calibrate", exc)
     frames, errors = data.frames, data.errors
     for name, message in errors.items():
-        print(f"error: {name}: {message}", file=sys.stderr)
+        error("calibrate", f"{name}: {message}")
     for accounting in data.accounting:
         print(accounting.line())
     dropped = dropped_error("calibrate", data.accounting, args.allow_missing)
     if frames.empty or frames["label"].nunique() < 2:
-        print("error: calibration needs scored real and fake faces", file=sys.stderr)
+        error("calibrate", "calibration needs scored real and fake faces")
         return 2
     videos = frames.groupby(["dataset", "source", "video"])["label"].first()
     warning = small_sample_warning(

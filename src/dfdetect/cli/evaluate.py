@@ -8,7 +8,6 @@ the cross-dataset and per-source Markdown tables and ROC/PR/score plots.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,24 +111,26 @@ def data_entries(args: argparse.Namespace) -> list[dict]:
 def dropped_error(command: str, accounts: Sequence[Accounting], allow_missing: bool) -> bool:
     """True (exit 1) when a dataset's accounting dropped videos or crops and ``--allow-missing``
     was not given, which one line on stderr then says."""
+    from dfdetect.cli.exits import error
+
     dropped = [a.dataset for a in accounts if not a.complete]
     if dropped and not allow_missing:
-        print(
-            f"dfdetect {command}: error: {', '.join(dropped)}: videos or crops were left out "
+        error(
+            command,
+            f"{', '.join(dropped)}: videos or crops were left out "
             "(see the lines above; --allow-missing accepts this)",
-            file=sys.stderr,
         )
     return bool(dropped) and not allow_missing
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the cross-dataset table; 1 when a dataset failed, 2 on bad input."""
-    from dfdetect.cli.exits import fail
+    from dfdetect.cli.exits import error, fail
     from dfdetect.errors import DfdetectError
     from dfdetect.evaluate.runner import evaluate
 
     if (args.bootstrap is not None and args.bootstrap < 0) or not scoring_flags_valid(args):
-        print("error: --bootstrap must be >= 0, --batch-size and --frames >= 1", file=sys.stderr)
+        error("evaluate", "--bootstrap must be >= 0, --batch-size and --frames >= 1")
         return 2
     try:
         entries = data_entries(args)
@@ -146,12 +147,12 @@ def run(args: argparse.Namespace) -> int:
     except (DfdetectError, OSError) as exc:  # exit 3 when the model cannot load
         return fail("evaluate", exc)
     for name, message in result.errors.items():
-        print(f"error: {name}: {message}", file=sys.stderr)
+        error("evaluate", f"{name}: {message}")
     if result.failures:
         print(f"{len(result.failures)} unreadable crops (see {args.out / 'failures.csv'})")
     if not result.report:
         print("\n".join(a.line() for a in result.accounting))
-        print("error: no dataset could be evaluated", file=sys.stderr)
+        error("evaluate", "no dataset could be evaluated")
         return 2
     print((args.out / "cross_dataset.md").read_text())
     dropped = dropped_error("evaluate", result.accounting, args.allow_missing)

@@ -42,13 +42,19 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_USAGE
 
 
+def error(command: str, message: str) -> None:
+    """Print ``message`` as the command's one error line on stderr (control characters
+    escaped)."""
+    print(f"dfdetect {command}: error: {printable(message)}", file=sys.stderr)
+
+
 def fail(command: str, exc: BaseException) -> int:
     """Print ``exc`` as one line on stderr (no traceback, control characters escaped);
     return its exit code."""
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, OSError) and exc.filename:
         message = f"{exc.filename}: {message}"
-    print(f"dfdetect {command}: error: {printable(message)}", file=sys.stderr)
+    error(command, message)
     return exit_code(exc)
 
 

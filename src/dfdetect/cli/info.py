@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 
 EXIT_OK, EXIT_MODEL = 0, 3
@@ -21,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model on the CPU and print its card."""
+    from dfdetect.cli.exits import fail
     from dfdetect.errors import DfdetectError
     from dfdetect.model.card import format_card, model_card
     from dfdetect.model.loading import load_predictor
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             warnings.filterwarnings("ignore", message=".*tiny-random.*")
             detector = load_predictor(args.model, runtime=None, device="cpu").detector
     except DfdetectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        fail("info", exc)  # one line, names escaped
         return EXIT_MODEL
     card = model_card(detector, args.model)
     print(json.dumps(card, indent=2, allow_nan=False) if args.json else format_card(card))

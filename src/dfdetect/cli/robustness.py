@@ -9,7 +9,6 @@ frames (or re-encodes the source videos) before face detection.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def named_models(values: list[str]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     """Run the grid and print the summary; 1 when a dataset failed or dropped videos, 2 on bad
     input, 3 when a model cannot load, 4 when the device is absent."""
-    from dfdetect.cli.exits import fail
+    from dfdetect.cli.exits import error, fail
     from dfdetect.errors import DfdetectError
     from dfdetect.robustness.h264 import has_libx264
     from dfdetect.robustness.perturbations import parse_perturb_arg
@@ -77,15 +76,15 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     if options.n_boot < 0 or options.batch_size < 1 or (options.frames or 1) < 1:
-        print("error: --bootstrap must be >= 0, --batch-size and --frames >= 1", file=sys.stderr)
+        error("robustness", "--bootstrap must be >= 0, --batch-size and --frames >= 1")
         return 2
     try:
         cells = [c for text in (args.perturb or ["df"]) for c in parse_perturb_arg(text)]
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error("robustness", str(exc))
         return 2
     if any(c.perturbation.video for c in cells if c.perturbation) and not has_libx264():
-        print("error: this PyAV's FFmpeg has no libx264 encoder (VC, H264)", file=sys.stderr)
+        error("robustness", "this PyAV's FFmpeg has no libx264 encoder (VC, H264)")
         return 2
     try:
         entries = data_entries(args)
@@ -94,16 +93,16 @@ def run(args: argparse.Namespace) -> int:
     except DfdetectError as exc:  # 3: a model cannot load, 4: the device is absent
         return fail("robustness", exc)
     for name, message in result.errors.items():
-        print(f"error: {name}: {message}", file=sys.stderr)
+        error("robustness", f"{name}: {message}")
     failed = (
         (row["dataset"], path, reason)
         for row in result.rows
         for path, reason in row.get("failed_videos", [])
     )
     for dataset, path, reason in dict.fromkeys(failed):  # once, not once per model
-        print(f"error: {dataset}: {path}: {reason}", file=sys.stderr)
+        error("robustness", f"{dataset}: {path}: {reason}")
     if not result.rows:
-        print("error: no dataset could be evaluated", file=sys.stderr)
+        error("robustness", "no dataset could be evaluated")
         return 2
     settings = {**asdict(options), "models": args.model, "data": args.data, "cells": len(cells)}
     accounts = list(result.accounting.values())

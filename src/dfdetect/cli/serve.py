@@ -15,6 +15,7 @@ from dfdetect.cli.exits import (
     EXIT_OK,
     EXIT_USAGE,
     check_writable,
+    error,
     exit_code,
     fail,
 )
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     folder cannot be written or the device is absent."""
     bad = _out_of_range(args)
     if bad:
-        print(f"error: out of range: {', '.join(bad)}", file=sys.stderr)
+        error("serve", f"out of range: {', '.join(bad)}")
         return EXIT_USAGE
     settings = serve_settings(args)
     try:
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_load_error(err: BaseException) -> None:
         failure.append(err)
-        print(f"error: cannot load model {settings.model!r}: {err}", file=sys.stderr)
+        error("serve", f"cannot load model {settings.model!r}: {err}")
         server.should_exit = True
 
     app = create_app(settings, on_load_error=on_load_error)
