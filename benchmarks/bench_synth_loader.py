@@ -4,8 +4,8 @@ same loader without them, to size ``data.num_workers`` against the training step
 Real-only training data: the shared real sample crops (256x256), repeated into ``--videos``
 videos. Each loader yields the trainer's pairs (SBI + its real) through the trainer's dataset,
 sampler and collate, with the default training augmentation. Half the images of an SBI run are
-blended; compare with the train step's images/s (``bench_train.py``; BRIEF §6: 694 images/s for
-ViT-L/14 LN tuning, batch 128, bf16 on one H100).
+blended; compare with the train step's images/s (``bench_train.py``; the reference code
+measured 694 images/s for ViT-L/14 LN tuning, batch 128, bf16 on one H100).
 
     python benchmarks/bench_synth_loader.py --workers 0 1 --batches 20
 """

@@ -1,4 +1,5 @@
-"""Training augmentations of the method (BRIEF §1) on uint8 RGB crops, driven by a seeded RNG."""
+"""Training augmentations of the method (as the paper lists them) on uint8 RGB crops, driven
+by a seeded RNG."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ class FacePipeline:
         return cls(**data)
 
 
-# What the authors' released GenD models were trained and are run with (BRIEF §2, §8): SCRFD
+# What the authors' released GenD models were trained and are run with: SCRFD
 # det_10g (its app's score threshold 0.5, NMS 0.4), the GenD template with margin 1.3 at native
 # size, 32 frames in max-spread order from the middle frame, video score = mean.
 GEND_PIPELINE = FacePipeline(

@@ -14,7 +14,7 @@ import numpy as np
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
-# GenD (BRIEF §2): the five points as fractions of the crop before the context margin.
+# GenD's template: the five points as fractions of the crop before the context margin.
 GEND_TEMPLATE = ((0.34, 0.46), (0.66, 0.46), (0.50, 0.64), (0.37, 0.82), (0.63, 0.82))
 
 # The standard ArcFace 5-point template in a 112x112 crop (used by DeepfakeBench), as fractions.

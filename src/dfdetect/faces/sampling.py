@@ -36,5 +36,5 @@ class FaceSampling:
 # scan and serve: users' long videos, so evenly spaced frames moved to nearby keyframes (fast)
 SCAN_SAMPLING = FaceSampling()
 # extract: reproduce the authors' training frames, so max-spread from the middle frame, decoded
-# exactly (BRIEF §2)
+# exactly, as GenD's evaluation samples them
 EXTRACT_SAMPLING = FaceSampling(sampling="max-spread", seek="exact")

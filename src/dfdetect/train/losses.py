@@ -84,7 +84,7 @@ class LossTerms:
 
 
 class DetectorLoss(nn.Module):
-    """``w_ce * CE + w_align * alignment + w_unif * uniformity`` (BRIEF §1 weights)."""
+    """``w_ce * CE + w_align * alignment + w_unif * uniformity`` (paper weights 1, 0.1, 0.5)."""
 
     def __init__(
         self,
