@@ -137,3 +137,22 @@ def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
         assert first["r"].status_code == 200 and first["r"].json()["path"] == "upload"
         assert client.post("/v1/images", content=png).status_code == 200  # the slot came back
     assert not list((tmp_path / "uploads").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (["--replicas=2"], "--replicas: only with --engine ray"),
+        (["--engine=ray", "--replicas=2", "--max-replicas=4"], "--replicas fixes the count"),
+        (["--engine=ray", "--min-replicas=2"], "--min-replicas needs --max-replicas"),
+        (["--engine=ray", "--min-replicas=3", "--max-replicas=2"], "below --min-replicas"),
+        (["--engine=ray", "--data-dir=s3://bucket/jobs"], "URLs are not supported"),
+        (["--engine=ray", "--gpus-per-replica=-1"], "--gpus-per-replica"),
+    ],
+)
+def test_cli_rejects_ray_options_that_do_not_go_together(tmp_path, capsys, options, reason):
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    args = parser.parse_args(["--data-dir", str(tmp_path), *options])
+    assert serve_cli.run(args) == 2
+    assert reason in capsys.readouterr().err

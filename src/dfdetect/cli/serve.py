@@ -8,6 +8,7 @@ import functools
 import ipaddress
 import logging
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -199,6 +200,8 @@ def _ray_usage_problem(args: argparse.Namespace) -> str | None:
     ray_flags = ["--" + flag.replace("_", "-") for flag in given(args, REPLICA_FLAGS)]
     if args.engine != "ray":
         return f"{', '.join(ray_flags)}: only with --engine ray" if ray_flags else None
+    if args.data_dir is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(args.data_dir)):
+        return f"--data-dir {args.data_dir}: a folder every node reads (URLs are not supported)"
     if args.replicas is not None and (args.min_replicas or args.max_replicas) is not None:
         return "--replicas fixes the count: not with --min-replicas/--max-replicas"
     if args.min_replicas is not None and args.max_replicas is None:
