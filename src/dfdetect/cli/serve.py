@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import re
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +57,7 @@ REPLICA_FLAGS = {
     "replicas": "replicas",
     "min_replicas": "min_replicas",
     "max_replicas": "max_replicas",
+    "cpus_per_replica": "cpus",
     "gpus_per_replica": "gpus",
 }
 
@@ -99,6 +101,9 @@ def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     ray.add_argument("--replicas", type=int, help="replicas of each deployment (default: 1)")
     ray.add_argument("--min-replicas", type=int, help="autoscaling: fewest replicas (default: 1)")
     ray.add_argument("--max-replicas", type=int, help="autoscaling: most replicas")
+    ray.add_argument(
+        "--cpus-per-replica", type=float, help="CPUs per replica, fractions allowed (default: 1)"
+    )
     ray.add_argument(
         "--gpus-per-replica", type=float, help="GPUs per replica, fractions allowed (default: 0)"
     )
@@ -190,6 +195,7 @@ def _out_of_range(args: argparse.Namespace) -> list[str]:
         "--replicas": at_least("replicas", 1),
         "--min-replicas": at_least("min_replicas", 1),
         "--max-replicas": at_least("max_replicas", 1),
+        "--cpus-per-replica": above_zero("cpus_per_replica"),
         "--gpus-per-replica": at_least("gpus_per_replica", 0),
     }
     return [name for name, ok in checks.items() if not ok]
@@ -285,6 +291,7 @@ def _run_on_ray(args: argparse.Namespace, settings: ServeSettings) -> int:
         fail("serve", exc)
         return EXIT_MODEL if isinstance(exc, deploy.ReplicasFailed) else EXIT_ENVIRONMENT
     print(f"dfdetect serve: serving on Ray at {url} (Ctrl+C stops)", file=sys.stderr)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl+C
     try:
         while True:
             time.sleep(3600)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from dataclasses import replace
+from dataclasses import fields, replace
+from pathlib import Path
 
 try:
     import ray
@@ -70,6 +71,20 @@ def build_application(settings: ServeSettings, options: ReplicaOptions):
     return ingress.bind(settings, ledger, options.lease_s, scorer)
 
 
+def app_builder(args: dict):
+    """The application for a Ray Serve config file (``import_path:
+    dfdetect.serve.cluster.deploy:app_builder``, as a KubeRay ``RayService`` names it):
+    ``args`` holds :class:`ServeSettings` fields and the replica fields of
+    :class:`ReplicaOptions` (``replicas``, ``min_replicas``, ``max_replicas``, ``cpus``,
+    ``gpus``, ``lease_s``, ``target_ongoing_requests``); the config sets host and port."""
+    layout = {f.name for f in fields(ReplicaOptions)} - {"address", "host", "port"}
+    options = ReplicaOptions(**{k: v for k, v in args.items() if k in layout})
+    settings = {k: v for k, v in args.items() if k not in layout}
+    if "data_dir" in settings:
+        settings["data_dir"] = Path(settings["data_dir"])
+    return build_application(ServeSettings(**settings), options)
+
+
 def start(settings: ServeSettings, options: ReplicaOptions) -> str:
     """Connect to (or start) Ray, deploy the service and wait for its model; returns its URL.
     Raises :class:`ServeError` when Ray cannot be reached or the model does not load."""
@@ -109,8 +124,10 @@ def wait_ready(url: str, timeout_s: float = 600.0) -> None:
 
 
 def stop() -> None:
-    """Delete the application (the ledger and its store stay)."""
+    """Delete the application and disconnect (a local Ray stops; on a cluster, the ledger
+    and its store stay)."""
     serve.delete(APP_NAME)
+    ray.shutdown()
 
 
 def _connect_host(host: str) -> str:

@@ -20,7 +20,7 @@ from dfdetect.serve.jobs import JobStore
 CALL_TIMEOUT_S = 60.0  # a ledger restarting on another node answers within this
 STORE_METHODS = frozenset(
     {
-        "submit", "get", "queued_count", "pending_media", "claim", "renew", "finish", "fail",
+        "submit", "get", "queued_count", "claim", "renew", "finish", "fail",
         "delete", "list_jobs", "expire",
     }
 )  # fmt: skip
