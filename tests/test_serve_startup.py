@@ -23,7 +23,7 @@ def test_not_ready_until_loaded_then_failed_load_is_reported(tmp_path, monkeypat
     release = threading.Event()
     heard: list[BaseException] = []
 
-    def slow_failing_load(settings, on_batch=None):
+    def slow_failing_load(settings, on_batch=None, scorer=None):
         release.wait(10)
         raise ModelNotFoundError(f"no model at {settings.model}")
 
@@ -114,7 +114,9 @@ class BlockingAnalyzer:
 
 def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
     engine = BlockingAnalyzer()
-    monkeypatch.setattr(Analyzer, "load", staticmethod(lambda settings, on_batch=None: engine))
+    monkeypatch.setattr(
+        Analyzer, "load", staticmethod(lambda settings, on_batch=None, scorer=None: engine)
+    )
     settings = ServeSettings(
         data_dir=tmp_path, max_inflight_images=1, max_waiting_images=0, job_workers=0
     )  # no wait queue: the second image is refused at once

@@ -106,7 +106,9 @@ class Service:
     def _load(self) -> None:
         try:
             scorer = self.shared.scorer if self.shared is not None else None
-            analyzer = Analyzer.load(self.settings, self.metrics.record_batch, scorer)
+            analyzer = Analyzer.load(
+                self.settings, on_batch=self.metrics.record_batch, scorer=scorer
+            )
         except Exception as err:  # reported by /readyz and the hook, not swallowed
             self.load_error = f"{type(err).__name__}: {err}"
             log.error("model %s failed to load: %s", self.settings.model, self.load_error)
