@@ -21,26 +21,20 @@ pytest.importorskip("ray.serve")
 import ray
 from ray import serve
 
-from dfdetect.media.synthetic import paste_face, write_video
+from dfdetect.media.synthetic import write_video
 from dfdetect.serve.analyzer import Analyzer
 from dfdetect.serve.cluster.deploy import start
 from dfdetect.serve.cluster.ledger import LedgerStore, ledger_name
 from dfdetect.serve.cluster.options import ReplicaOptions
 from dfdetect.serve.process import free_port
 from dfdetect.serve.settings import ServeSettings
+from test_serve_api import FACE_BOX, _paste_face
 
 pytestmark = pytest.mark.slow
 
 LEASE_S = 2.0  # a killed replica's job runs again this long after its last heartbeat
 FRAMES = 12
 TIMING = {"elapsed_s", "seconds", "time_s"}  # fields that differ from run to run
-
-
-def _canvas(face: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]):
-    canvas = np.full((size[1], size[0], 3), 128, np.uint8)
-    x1, y1, x2, y2 = box
-    paste_face(canvas, face, scale=(x2 - x1) / face.shape[0], center=((x1 + x2) / 2, (y1 + y2) / 2))
-    return canvas
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +49,13 @@ def media(sample_faces, tmp_path_factory) -> dict[str, Path]:
     files = {}
     for i, face in enumerate(faces):
         files[f"face{i}.png"] = root / f"face{i}.png"
-        Image.fromarray(_canvas(face, (480, 360), (130, 60, 350, 280))).save(files[f"face{i}.png"])
+        Image.fromarray(_paste_face(face, (480, 360), FACE_BOX)).save(files[f"face{i}.png"])
     files["noise.png"] = root / "noise.png"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 40, (120, 160, 3), dtype=np.uint8)).save(files["noise.png"])
     for name, n, size in (("short.mp4", 3, (320, 240)), ("long.mp4", FRAMES, (960, 720))):
         frames = [
-            _canvas(
+            _paste_face(
                 faces[i % 2], size, (80 + 4 * i, 40, 80 + 4 * i + size[1] // 2, 40 + size[1] // 2)
             )
             for i in range(n)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from ray import serve
 
+from dfdetect.serve.batching import PredictorFront
 from dfdetect.serve.settings import ServeSettings
 
 
@@ -39,7 +40,7 @@ class FaceScorer:
         return [np.asarray(probs[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-class RemoteScorer:
+class RemoteScorer(PredictorFront):
     """Stands in for the in-process :class:`~dfdetect.serve.batching.DynamicBatcher`: the
     local ``predictor`` gives threshold and config (the same model), the scorer deployment
     behind ``handle`` scores the faces."""
@@ -47,16 +48,6 @@ class RemoteScorer:
     def __init__(self, handle: Any, predictor: Any) -> None:
         self.handle = handle
         self.predictor = predictor
-
-    @property
-    def threshold(self) -> float:
-        """The model's decision threshold."""
-        return self.predictor.threshold
-
-    @property
-    def config(self) -> Any:
-        """The model's config (preprocessing, face crop, threshold)."""
-        return self.predictor.config
 
     @contextmanager
     def joining(self) -> Iterator[None]:
