@@ -5,9 +5,12 @@ client count runs clients that POST /v1/images until ``--requests`` answers or `
 pass, whichever comes first. Prints a table and, with ``--json``, writes the figures.
 ``--before REV`` first runs the same load against a server of the code as of git revision REV
 (its ``src/`` exported with ``git archive``), so both versions' rows print side by side.
+``--engine ray --replicas 1,2`` loads the single-process service first, then ``serve --engine
+ray`` (a local Ray) with each replica count, so the rows show Ray Serve's overhead.
 
     python benchmarks/load_serve.py --clients 1,4,8 --requests 60 --seconds 60
     python benchmarks/load_serve.py --clients 1,4,8 --before 807d21c
+    python benchmarks/load_serve.py --clients 4 --engine ray --replicas 1,2
     python benchmarks/load_serve.py --url http://127.0.0.1:8000 --api-key KEY --clients 4
 """
 
@@ -32,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dfdetect.serve.process import ServerProcess
+from dfdetect.serve.settings import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "samples" / "faces"
@@ -155,11 +159,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before", default=None, help="also load a server of this git revision, first"
     )
+    parser.add_argument(
+        "--engine", choices=("single", "ray"), default="single",
+        help="ray: after the single-process service, serve --engine ray with each --replicas",
+    )  # fmt: skip
+    parser.add_argument("--replicas", default="1", help="comma-separated replica counts (ray)")
     args = parser.parse_args(argv)
     image = bench_image(args.image)
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     counts = [int(c) for c in args.clients.split(",")]
-    versions: list[tuple[str, str | None]] = [("now", None)]
+    # (row label, src folder or None for this checkout, extra server flags)
+    versions: list[tuple[str, str | None, list[str]]] = [("now", None, [])]
+    if args.engine == "ray":
+        for n in args.replicas.split(","):  # each replica of both deployments: a core share
+            cpus = f"{usable_cores() / (2 * int(n)):g}"
+            flags = ["--engine", "ray", "--replicas", n, "--cpus-per-replica", cpus]
+            versions.append((f"ray x{n}", None, flags))
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK:
             parser.error(
@@ -171,13 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tmp = Path(tempfile.mkdtemp(prefix="dfdetect-load-"))
         if args.before:
-            versions.insert(0, (args.before, str(source_of(args.before, tmp / "before"))))
+            versions.insert(0, (args.before, str(source_of(args.before, tmp / "before")), []))
         rows = []
-        for version, src in versions:
+        for version, src, flags in versions:
             env = {"DFDETECT_API_KEY": ""}
             if src is not None:
                 env["PYTHONPATH"] = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
-            with ServerProcess(["--model", args.model], tmp / version, env=env) as server:
+            folder = tmp / version.replace(" ", "-")
+            with ServerProcess(["--model", args.model, *flags], folder, env=env) as server:
                 url = server.url
                 idle_rss = metric(url, headers, "process_resident_memory_bytes") / 2**20
                 rows += [

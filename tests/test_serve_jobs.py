@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdetect.errors import MediaError
+from dfdetect.errors import Cancelled, MediaError
 from dfdetect.serve.jobs import MAX_ATTEMPTS, JobStore, JobWorkers, QueueFull
 
 
@@ -130,3 +130,40 @@ def test_a_job_cut_off_by_shutdown_is_requeued_not_failed(tmp_path):
     assert store.get(job.id).status == "running" and media.exists()
     assert store.recover() == (1, 0)
     assert store.get(job.id).status == "queued"
+
+
+def test_an_expired_lease_is_claimed_again_and_only_its_holder_finishes(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.submit("a.mp4", _upload(tmp_path, "u1"), 11, False, max_queue=5)
+    first = store.claim("worker-a", lease_s=-1.0)  # a lease already run out: worker-a died
+    assert (first.id, first.owner) == (job.id, "worker-a")
+    second = store.claim("worker-b", lease_s=60.0)
+    assert (second.id, second.owner, second.attempts) == (job.id, "worker-b", 2)
+    assert not store.renew(job.id, "worker-a", 60.0)  # worker-a must stop
+    assert store.renew(job.id, "worker-b", 60.0)
+    assert not store.finish(job.id, {"prob": 0.9}, "worker-a")  # a late duplicate: ignored
+    assert store.finish(job.id, {"prob": 0.25}, "worker-b")
+    assert not store.finish(job.id, {"prob": 0.5}, "worker-b")  # written once
+    assert store.get(job.id).result == '{"prob": 0.25}'
+
+
+def test_a_job_deleted_through_another_service_is_cancelled_at_the_next_heartbeat(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.submit("a.mp4", _upload(tmp_path, "u1"), 11, False, max_queue=5)
+    seen: list[bool] = []
+
+    def analyze(_job, cancel: threading.Event) -> dict:
+        store.delete(_job.id)  # as another replica does on DELETE /v1/jobs/{id}
+        seen.append(cancel.wait(10))
+        raise Cancelled(_job.id)
+
+    workers = JobWorkers(store, analyze, 1, poll_s=0.05, lease_s=0.3)
+    workers.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert workers.stop()
+    assert seen == [True]
+    assert store.get(job.id) is None

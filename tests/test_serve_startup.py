@@ -23,7 +23,7 @@ def test_not_ready_until_loaded_then_failed_load_is_reported(tmp_path, monkeypat
     release = threading.Event()
     heard: list[BaseException] = []
 
-    def slow_failing_load(settings, on_batch=None):
+    def slow_failing_load(settings, on_batch=None, scorer=None):
         release.wait(10)
         raise ModelNotFoundError(f"no model at {settings.model}")
 
@@ -114,7 +114,9 @@ class BlockingAnalyzer:
 
 def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
     engine = BlockingAnalyzer()
-    monkeypatch.setattr(Analyzer, "load", staticmethod(lambda settings, on_batch=None: engine))
+    monkeypatch.setattr(
+        Analyzer, "load", staticmethod(lambda settings, on_batch=None, scorer=None: engine)
+    )
     settings = ServeSettings(
         data_dir=tmp_path, max_inflight_images=1, max_waiting_images=0, job_workers=0
     )  # no wait queue: the second image is refused at once
@@ -137,3 +139,22 @@ def test_images_in_flight_are_bounded_with_429(tmp_path, monkeypatch):
         assert first["r"].status_code == 200 and first["r"].json()["path"] == "upload"
         assert client.post("/v1/images", content=png).status_code == 200  # the slot came back
     assert not list((tmp_path / "uploads").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (["--replicas=2"], "--replicas: only with --engine ray"),
+        (["--engine=ray", "--replicas=2", "--max-replicas=4"], "--replicas fixes the count"),
+        (["--engine=ray", "--min-replicas=2"], "--min-replicas needs --max-replicas"),
+        (["--engine=ray", "--min-replicas=3", "--max-replicas=2"], "below --min-replicas"),
+        (["--engine=ray", "--data-dir=s3://bucket/jobs"], "URLs are not supported"),
+        (["--engine=ray", "--gpus-per-replica=-1"], "--gpus-per-replica"),
+    ],
+)
+def test_cli_rejects_ray_options_that_do_not_go_together(tmp_path, capsys, options, reason):
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    args = parser.parse_args(["--data-dir", str(tmp_path), *options])
+    assert serve_cli.run(args) == 2
+    assert reason in capsys.readouterr().err

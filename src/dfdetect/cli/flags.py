@@ -7,6 +7,8 @@ import argparse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+ENGINES = ("single", "ray")  # where scan and serve run: this process, or a Ray cluster
+
 
 def given(args: argparse.Namespace, flags: Mapping[str, str] | Iterable[str]) -> dict[str, Any]:
     """Keyword arguments from the flags given on the command line (those not None); ``flags``

@@ -27,10 +27,8 @@ from dfdetect.cli.exits import (
     terminal_output,
 )
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
-from dfdetect.cli.flags import given
+from dfdetect.cli.flags import ENGINES, given
 from dfdetect.terminal import printable
-
-ENGINES = ("single", "ray")
 
 
 def default_db() -> Path:

@@ -1,4 +1,5 @@
-"""``dfdetect serve``: the HTTP API and web page on uvicorn."""
+"""``dfdetect serve``: the HTTP API and web page on uvicorn, or (``--engine ray``) on Ray
+Serve."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import functools
 import ipaddress
 import logging
 import os
+import re
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from dfdetect.cli.exits import (
+    EXIT_ENVIRONMENT,
+    EXIT_MODEL,
     EXIT_OK,
     EXIT_USAGE,
     check_writable,
@@ -20,7 +25,7 @@ from dfdetect.cli.exits import (
     fail,
 )
 from dfdetect.cli.faces import add_face_arguments, add_runtime_argument
-from dfdetect.cli.flags import given
+from dfdetect.cli.flags import ENGINES, given
 from dfdetect.errors import DfdetectError
 from dfdetect.serve.settings import MB, ServeSettings, default_inflight
 
@@ -47,6 +52,15 @@ SETTING_FLAGS = {
     "scrfd_model": "scrfd_model",
     "runtime": "runtime",
 }
+# flag -> ReplicaOptions field (dfdetect.serve.cluster.options)
+REPLICA_FLAGS = {
+    "ray_address": "address",
+    "replicas": "replicas",
+    "min_replicas": "min_replicas",
+    "max_replicas": "max_replicas",
+    "cpus_per_replica": "cpus",
+    "gpus_per_replica": "gpus",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +82,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     _add_limit_arguments(parser, d)
     _add_analysis_arguments(parser, d)
+    _add_ray_arguments(parser)
+
+
+def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine ray`` and the replicas it runs."""
+    ray = parser.add_argument_group(
+        "Ray engine", "--engine ray: the same service on Ray Serve; --data-dir must be a folder "
+        "every node reads and writes (jobs, uploads and results live there)"
+    )  # fmt: skip
+    ray.add_argument(
+        "--engine", choices=ENGINES, default=None,
+        help="single (default): this process; ray: replicas on Ray Serve",
+    )  # fmt: skip
+    ray.add_argument(
+        "--ray-address",
+        help="'auto' (the cluster this machine is in) or ray://HOST:PORT (default: a local Ray)",
+    )
+    ray.add_argument("--replicas", type=int, help="replicas of each deployment (default: 1)")
+    ray.add_argument("--min-replicas", type=int, help="autoscaling: fewest replicas (default: 1)")
+    ray.add_argument("--max-replicas", type=int, help="autoscaling: most replicas")
+    ray.add_argument(
+        "--cpus-per-replica", type=float, help="CPUs per replica, fractions allowed (default: 1)"
+    )
+    ray.add_argument(
+        "--gpus-per-replica", type=float, help="GPUs per replica, fractions allowed (default: 0)"
+    )
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser, d: ServeSettings) -> None:
@@ -153,8 +193,29 @@ def _out_of_range(args: argparse.Namespace) -> list[str]:
         "--queue-wait": above_zero("queue_wait"),
         "--job-ttl": at_least("job_ttl", 0),
         "--header-timeout": above_zero("header_timeout"),
+        "--replicas": at_least("replicas", 1),
+        "--min-replicas": at_least("min_replicas", 1),
+        "--max-replicas": at_least("max_replicas", 1),
+        "--cpus-per-replica": above_zero("cpus_per_replica"),
+        "--gpus-per-replica": at_least("gpus_per_replica", 0),
     }
     return [name for name, ok in checks.items() if not ok]
+
+
+def _ray_usage_problem(args: argparse.Namespace) -> str | None:
+    """Why the Ray flags given do not go together (None when they do)."""
+    ray_flags = ["--" + flag.replace("_", "-") for flag in given(args, REPLICA_FLAGS)]
+    if args.engine != "ray":
+        return f"{', '.join(ray_flags)}: only with --engine ray" if ray_flags else None
+    if args.data_dir is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(args.data_dir)):
+        return f"--data-dir {args.data_dir}: a folder every node reads (URLs are not supported)"
+    if args.replicas is not None and (args.min_replicas or args.max_replicas) is not None:
+        return "--replicas fixes the count: not with --min-replicas/--max-replicas"
+    if args.min_replicas is not None and args.max_replicas is None:
+        return "--min-replicas needs --max-replicas (autoscaling)"
+    if args.max_replicas is not None and args.max_replicas < (args.min_replicas or 1):
+        return "--max-replicas is below --min-replicas"
+    return None
 
 
 def serve_settings(args: argparse.Namespace) -> ServeSettings:
@@ -174,6 +235,10 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         error("serve", f"out of range: {', '.join(bad)}")
         return EXIT_USAGE
+    problem = _ray_usage_problem(args)
+    if problem is not None:
+        print(f"dfdetect serve: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     settings = serve_settings(args)
     try:
         from dfdetect.model.device import check_device
@@ -184,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("serve", exc)
     if not settings.api_key and not _is_loopback(args.host):
         print(f"warning: serving on {args.host} without an API key", file=sys.stderr)
+    if args.engine == "ray":
+        return _run_on_ray(args, settings)
     import uvicorn
 
     from dfdetect.serve import create_app
@@ -204,6 +271,34 @@ def run(args: argparse.Namespace) -> int:
     )
     server.run()
     return exit_code(failure[0]) if failure else EXIT_OK
+
+
+def _run_on_ray(args: argparse.Namespace, settings: ServeSettings) -> int:
+    """``--engine ray``: deploy on Ray Serve and serve until interrupted."""
+    import time
+
+    from dfdetect.serve.cluster.options import ReplicaOptions
+
+    options = ReplicaOptions(**given(args, REPLICA_FLAGS), host=args.host, port=args.port)
+    try:
+        from dfdetect.serve.cluster import deploy
+    except ImportError as exc:
+        print(f"dfdetect serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    try:
+        url = deploy.start(settings, options)
+    except deploy.ServeError as exc:
+        fail("serve", exc)
+        return EXIT_MODEL if isinstance(exc, deploy.ReplicasFailed) else EXIT_ENVIRONMENT
+    print(f"dfdetect serve: serving on Ray at {url} (Ctrl+C stops)", file=sys.stderr)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl+C
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        deploy.stop()
+    return EXIT_OK
 
 
 def _is_loopback(host: str) -> bool:

@@ -29,9 +29,16 @@ class Analyzer:
 
     @classmethod
     def load(
-        cls, settings: ServeSettings, on_batch: Callable[[int], None] | None = None
+        cls,
+        settings: ServeSettings,
+        on_batch: Callable[[int], None] | None = None,
+        scorer: Callable[[Any], Any] | None = None,
     ) -> Analyzer:
-        """Load the model named in ``settings`` and build the pipelines (slow: call once)."""
+        """Load the model named in ``settings`` and build the pipelines (slow: call once).
+
+        Faces are scored through ``scorer(predictor)`` when given (something with the
+        :class:`DynamicBatcher`'s ``predict``, ``threshold``, ``config``, ``joining`` and
+        ``close``), else through a :class:`DynamicBatcher` in this process."""
         from dfdetect.scan.options import ScanOptions
         from dfdetect.scan.session import load_scanner
 
@@ -49,9 +56,12 @@ class Analyzer:
             runtime=settings.runtime,
             need_torch=True,  # requests may ask for heatmaps
         )
-        batcher = DynamicBatcher(
-            scanner.predictor, settings.batch_size, settings.batch_wait_s, on_batch
-        )
+        if scorer is not None:
+            batcher = scorer(scanner.predictor)
+        else:
+            batcher = DynamicBatcher(
+                scanner.predictor, settings.batch_size, settings.batch_wait_s, on_batch
+            )
         # heatmaps need gradients: PyTorch; an ONNX export serves scores only
         explains = (False, True) if hasattr(scanner.detector, "forward") else (False,)
         pipelines = {

@@ -21,15 +21,20 @@ from dfdetect.serve.problems import (
 from dfdetect.serve.routes.images import add_image_routes
 from dfdetect.serve.routes.jobs import add_job_routes
 from dfdetect.serve.routes.operational import add_operational_routes
-from dfdetect.serve.service import LoadErrorHook, Service
+from dfdetect.serve.service import LoadErrorHook, Service, SharedState
 from dfdetect.serve.settings import ServeSettings
 from dfdetect.version import __version__
 
 
-def create_app(settings: ServeSettings, on_load_error: LoadErrorHook | None = None) -> FastAPI:
+def create_app(
+    settings: ServeSettings,
+    on_load_error: LoadErrorHook | None = None,
+    shared: SharedState | None = None,
+) -> FastAPI:
     """A ready-to-serve app for ``settings``; the model loads in the background at startup
-    (``/readyz`` answers 503 until it is loaded; ``on_load_error`` hears a load failure)."""
-    service = Service(settings, on_load_error)
+    (``/readyz`` answers 503 until it is loaded; ``on_load_error`` hears a load failure).
+    ``shared``: this app is one replica of a service sharing its jobs and scorer."""
+    service = Service(settings, on_load_error, shared)
     app = FastAPI(
         title="dfdetect",
         version=__version__,

@@ -33,7 +33,24 @@ class Predictor(Protocol):
 _STOP = object()
 
 
-class DynamicBatcher:
+class PredictorFront:
+    """Base of what stands in for a predictor: ``threshold`` and ``config`` are the wrapped
+    ``predictor``'s; subclasses score faces their own way."""
+
+    predictor: Predictor
+
+    @property
+    def threshold(self) -> float:
+        """The wrapped predictor's decision threshold."""
+        return self.predictor.threshold
+
+    @property
+    def config(self) -> Any:
+        """The wrapped predictor's config (preprocessing, face crop, threshold)."""
+        return self.predictor.config
+
+
+class DynamicBatcher(PredictorFront):
     """Merges concurrent ``predict`` calls into model calls of at most ``max_batch`` faces.
 
     A batch waits at most ``max_wait_s`` for calls nobody announced, and, while requests that
@@ -67,16 +84,6 @@ class DynamicBatcher:
         self._local = threading.local()
         self._thread = threading.Thread(target=self._run, name="dfdetect-batcher", daemon=True)
         self._thread.start()
-
-    @property
-    def threshold(self) -> float:
-        """The wrapped predictor's decision threshold."""
-        return self.predictor.threshold
-
-    @property
-    def config(self) -> Any:
-        """The wrapped predictor's config (preprocessing, face crop, threshold)."""
-        return self.predictor.config
 
     @contextmanager
     def joining(self) -> Iterator[None]:

@@ -4,12 +4,18 @@ A job is a row (queued -> running -> done | failed) pointing at its upload in th
 storage. Rows are committed before the client hears 202, so a crash or restart loses no
 accepted job: :meth:`JobStore.recover` re-queues what was queued or running when the service
 stopped (a job interrupted :data:`MAX_ATTEMPTS` times is failed instead of retried forever).
+
+Where several services share one store (``serve --engine ray``), a worker claims a job with a
+lease that it renews while the job runs; a job whose lease ran out (its worker died) is claimed
+again, and only the worker holding the lease may finish or fail it, so a result is written once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -37,7 +43,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     result TEXT,
     error_code TEXT,
-    error TEXT
+    error TEXT,
+    owner TEXT,
+    lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 """
@@ -64,6 +72,8 @@ class Job:
     result: str | None
     error_code: str | None
     error: str | None
+    owner: str | None = None  # the worker holding the job's lease (leased claims only)
+    lease_until: float | None = None
 
     def to_dict(self) -> dict:
         """The job's public status (no storage path, no result body)."""
@@ -93,6 +103,10 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in (("owner", "TEXT"), ("lease_until", "REAL")):
+                if column not in columns:  # a database written before leases existed
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -139,31 +153,59 @@ class JobStore:
             ).fetchall()
         return {row[0] for row in rows}
 
-    def claim(self) -> Job | None:
-        """Mark the oldest queued job running and return it (None when the queue is empty)."""
+    def claim(self, owner: str | None = None, lease_s: float | None = None) -> Job | None:
+        """Mark the oldest queued job running and return it (None when the queue is empty).
+
+        With ``lease_s``, the job is ``owner``'s for ``lease_s`` seconds (see :meth:`renew`),
+        and jobs whose lease ran out are queued again first."""
+        now = time.time()
         with self._lock:
+            if lease_s is not None:
+                self._requeue("lease_until < ?", (now,))
             return self._one(
-                "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1"
+                "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1,"
+                " owner = ?, lease_until = ?"
                 " WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1)"
                 " RETURNING *",
-                (time.time(),),
+                (now, owner, None if lease_s is None else now + lease_s),
             )
 
-    def finish(self, job_id: str, result: dict) -> None:
-        """Store a running job's result (a no-op when the job was deleted meanwhile)."""
+    def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s lease on a running job; False when the job is no longer its own
+        (deleted, or claimed again after the lease ran out): the worker should stop it."""
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET status = 'done', finished = ?, result = ? WHERE id = ?",
-                (time.time(), json.dumps(result, allow_nan=False), job_id),
+            return (
+                self._db.execute(
+                    "UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'running'"
+                    " AND owner IS ?",
+                    (time.time() + lease_s, job_id, owner),
+                ).rowcount
+                == 1
             )
 
-    def fail(self, job_id: str, code: str, message: str) -> None:
-        """Record why a job failed."""
+    def finish(self, job_id: str, result: dict, owner: str | None = None) -> bool:
+        """Store a running job's result; False (nothing written) when the job was deleted
+        meanwhile or is no longer ``owner``'s."""
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET status = 'failed', finished = ?, error_code = ?, error = ?"
-                " WHERE id = ?",
-                (time.time(), code, message, job_id),
+            return (
+                self._db.execute(
+                    "UPDATE jobs SET status = 'done', finished = ?, result = ?"
+                    " WHERE id = ? AND status = 'running' AND owner IS ?",
+                    (time.time(), json.dumps(result, allow_nan=False), job_id, owner),
+                ).rowcount
+                == 1
+            )
+
+    def fail(self, job_id: str, code: str, message: str, owner: str | None = None) -> bool:
+        """Record why a job failed (False, like :meth:`finish`, when not ``owner``'s)."""
+        with self._lock:
+            return (
+                self._db.execute(
+                    "UPDATE jobs SET status = 'failed', finished = ?, error_code = ?, error = ?"
+                    " WHERE id = ? AND status IN ('queued', 'running') AND owner IS ?",
+                    (time.time(), code, message, job_id, owner),
+                ).rowcount
+                == 1
             )
 
     def delete(self, job_id: str) -> Job | None:
@@ -207,20 +249,32 @@ class JobStore:
         Returns (re-queued, failed) counts.
         """
         with self._lock:
-            failed = self._db.execute(
-                "UPDATE jobs SET status = 'failed', finished = ?, error_code = 'interrupted',"
-                " error = ? WHERE status = 'running' AND attempts >= ?",
-                (time.time(), f"the service stopped during {MAX_ATTEMPTS} attempts", MAX_ATTEMPTS),
-            ).rowcount
-            requeued = self._db.execute(
-                "UPDATE jobs SET status = 'queued', started = NULL WHERE status = 'running'"
-            ).rowcount
-            return requeued, failed
+            return self._requeue("1", ())
+
+    def _requeue(self, where: str, args: tuple) -> tuple[int, int]:
+        """Queue again the running jobs matching ``where``; fail those at MAX_ATTEMPTS."""
+        message = f"the service stopped during {MAX_ATTEMPTS} attempts"
+        failed = self._db.execute(
+            "UPDATE jobs SET status = 'failed', finished = ?, error_code = 'interrupted',"
+            f" error = ? WHERE status = 'running' AND attempts >= ? AND {where}",
+            (time.time(), message, MAX_ATTEMPTS, *args),
+        ).rowcount
+        requeued = self._db.execute(
+            "UPDATE jobs SET status = 'queued', started = NULL, owner = NULL, lease_until = NULL"
+            f" WHERE status = 'running' AND {where}",
+            args,
+        ).rowcount
+        return requeued, failed
 
 
 class JobWorkers:
     """Threads that claim queued jobs and run ``analyze(job, cancel) -> result dict`` on them;
-    ``analyze`` raises :class:`Cancelled` soon after the ``cancel`` event is set."""
+    ``analyze`` raises :class:`Cancelled` soon after the ``cancel`` event is set.
+
+    With ``lease_s`` (a store shared with other services), jobs are claimed under a lease that
+    a heartbeat renews every third of it; a job that is no longer this worker's (deleted through
+    another service, or claimed again) is cancelled at the next heartbeat. The store records
+    the lease's owner as ``<holder>:<random>``."""
 
     def __init__(
         self,
@@ -228,10 +282,16 @@ class JobWorkers:
         analyze: Callable[[Job, threading.Event], dict],
         n_workers: int,
         poll_s: float = 1.0,
+        lease_s: float | None = None,
+        holder: str | None = None,
     ) -> None:
         self.store = store
         self.analyze = analyze
         self.poll_s = poll_s
+        self.lease_s = lease_s
+        # "<holder>:<random>" (holder: host:pid unless named), telling who holds a job
+        holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = f"{holder}:{uuid.uuid4().hex[:8]}" if lease_s is not None else None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running: dict[str, threading.Event] = {}  # job id -> its cancel event
@@ -240,6 +300,10 @@ class JobWorkers:
             threading.Thread(target=self._loop, name=f"dfdetect-job-{i}", daemon=True)
             for i in range(n_workers)
         ]
+        if lease_s is not None:
+            self._threads.append(
+                threading.Thread(target=self._heartbeat, name="dfdetect-lease", daemon=True)
+            )
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -263,12 +327,23 @@ class JobWorkers:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim()
+            job = self.store.claim(self.owner, self.lease_s)
             if job is None:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
                 continue
             self._run(job)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                running = list(self._running.items())
+            for job_id, cancel in running:
+                try:
+                    if not self.store.renew(job_id, self.owner, self.lease_s):
+                        cancel.set()
+                except Exception:  # the store is restarting: the next beat tries again
+                    log.warning("could not renew the lease of job %s", job_id, exc_info=True)
 
     def cancel(self, job_id: str) -> bool:
         """Stop the running job ``job_id`` at its next frame; False when it is not running."""
@@ -294,17 +369,20 @@ class JobWorkers:
             if cancel.is_set():  # its upload went with the deletion before a frame was read
                 log.info("job %s cancelled (deleted while running)", job.id)
             else:
-                self.store.fail(
-                    job.id, err.reason, f"{job.filename}: {err.reason} {err.detail}".strip()
-                )
+                message = f"{job.filename}: {err.reason} {err.detail}".strip()
+                self.store.fail(job.id, err.reason, message, self.owner)
         except Exception as err:  # a job's failure must not stop the worker
             if self._stop.is_set():  # the model went away at shutdown: re-queued at next start
                 return
             log.exception("job %s failed", job.id)
-            self.store.fail(job.id, "internal", f"{job.filename}: {type(err).__name__}: {err}")
+            message = f"{job.filename}: {type(err).__name__}: {err}"
+            self.store.fail(job.id, "internal", message, self.owner)
         else:
-            self.store.finish(job.id, result)
+            if not self.store.finish(job.id, result, self.owner):
+                log.info("job %s: result not stored (deleted, or finished elsewhere)", job.id)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
-        Path(job.media_path).unlink(missing_ok=True)
+        current = self.store.get(job.id)  # a job claimed again elsewhere keeps its upload
+        if current is None or current.status in ("done", "failed"):
+            Path(job.media_path).unlink(missing_ok=True)

@@ -46,7 +46,7 @@ class ServiceMetrics:
         )
         self.files = Counter(
             "dfdetect_files_analyzed",
-            "Files analyzed, by outcome (ok, no_face, error)",
+            "Files analyzed, by outcome (ok, no_face, error, cancelled)",
             ["outcome"],
             registry=self.registry,
         )

@@ -7,12 +7,14 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
 
-from dfdetect.errors import MediaError
+from dfdetect.errors import Cancelled, MediaError
 from dfdetect.serve.analyzer import Analyzer
 from dfdetect.serve.jobs import Job, JobStore, JobWorkers
 from dfdetect.serve.metrics import ServiceMetrics
@@ -24,12 +26,32 @@ log = logging.getLogger("dfdetect.serve")
 LoadErrorHook = Callable[[BaseException], None]
 
 
+@dataclass(frozen=True)
+class SharedState:
+    """What one replica of a replicated service (``serve --engine ray``) shares with the
+    others: ``open_store()`` returns the job store they all use (the methods of
+    :class:`JobStore`), ``scorer(predictor)`` what the pipelines call ``predict`` on (batching
+    faces across replicas), and its workers hold jobs under leases of ``lease_s`` in the name
+    of ``holder`` (the replica)."""
+
+    open_store: Callable[[], Any]
+    scorer: Callable[[Any], Any]
+    lease_s: float
+    holder: str
+
+
 class Service:
     """State shared by the routes; started and stopped by the app's lifespan."""
 
-    def __init__(self, settings: ServeSettings, on_load_error: LoadErrorHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        on_load_error: LoadErrorHook | None = None,
+        shared: SharedState | None = None,
+    ) -> None:
         self.settings = settings
         self.on_load_error = on_load_error
+        self.shared = shared  # None: one process owns its SQLite store and its model
         self.store: JobStore | None = None
         self.analyzer: Analyzer | None = None
         self.load_error: str | None = None
@@ -49,17 +71,28 @@ class Service:
             self.stop()
 
     def start(self) -> None:
-        """Open the job store, re-queue interrupted jobs, and load the model in the background."""
+        """Open the job store, re-queue interrupted jobs, and load the model in the background
+        (a replica of a shared service loads it before it starts, and leaves other replicas'
+        jobs and uploads alone: their leases say when a job is to run again)."""
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        self.store = JobStore(self.settings.database)
-        self.expire_jobs()
-        requeued, failed = self.store.recover()
-        if requeued or failed:
-            log.info(
-                "re-queued %d interrupted job(s); failed %d retried too often", requeued, failed
-            )
-        self._remove_orphan_uploads()
-        threading.Thread(target=self._load, name="dfdetect-load", daemon=True).start()
+        if self.shared is not None:
+            self.store = self.shared.open_store()
+            self.expire_jobs()
+        else:
+            self.store = JobStore(self.settings.database)
+            self.expire_jobs()
+            requeued, failed = self.store.recover()
+            if requeued or failed:
+                log.info(
+                    "re-queued %d interrupted job(s); failed %d retried too often", requeued, failed
+                )
+            self._remove_orphan_uploads()
+        if self.shared is None:
+            threading.Thread(target=self._load, name="dfdetect-load", daemon=True).start()
+            return
+        self._load()  # a replica takes traffic only once its model is loaded
+        if self.load_error is not None:
+            raise RuntimeError(f"model {self.settings.model}: {self.load_error}")
 
     def stop(self) -> None:
         """Stop workers (a running job stays 'running' and is re-queued on the next start)."""
@@ -72,7 +105,10 @@ class Service:
 
     def _load(self) -> None:
         try:
-            analyzer = Analyzer.load(self.settings, on_batch=self.metrics.record_batch)
+            scorer = self.shared.scorer if self.shared is not None else None
+            analyzer = Analyzer.load(
+                self.settings, on_batch=self.metrics.record_batch, scorer=scorer
+            )
         except Exception as err:  # reported by /readyz and the hook, not swallowed
             self.load_error = f"{type(err).__name__}: {err}"
             log.error("model %s failed to load: %s", self.settings.model, self.load_error)
@@ -85,7 +121,14 @@ class Service:
         self.analyzer = analyzer
         log.info("model %s loaded; ready", self.settings.model)
         if self.settings.job_workers > 0:
-            self.workers = JobWorkers(self.store, self._analyze_job, self.settings.job_workers)
+            shared = self.shared
+            self.workers = JobWorkers(
+                self.store,
+                self._analyze_job,
+                self.settings.job_workers,
+                lease_s=shared.lease_s if shared is not None else None,
+                holder=shared.holder if shared is not None else None,
+            )
             self.workers.start()
         else:
             log.warning("--job-workers 0: jobs are accepted and stored but not run")
@@ -165,8 +208,11 @@ class Service:
         """Analyze one stored upload, counting the outcome in the metrics."""
         try:
             result = analyzer.analyze(path, filename, heatmaps, cancel)
+        except Cancelled:
+            self.metrics.files.labels("cancelled").inc()
+            raise
         except MediaError:
-            self.metrics.files.labels("error").inc()
+            self.metrics.files.labels("cancelled" if cancel and cancel.is_set() else "error").inc()
             raise
         self.metrics.files.labels(result["status"]).inc()
         return result
