@@ -24,7 +24,7 @@ from ray import serve
 from dfdetect.media.synthetic import write_video
 from dfdetect.serve.analyzer import Analyzer
 from dfdetect.serve.cluster.deploy import start
-from dfdetect.serve.cluster.ledger import LedgerStore, ledger_name
+from dfdetect.serve.cluster.ledger import LedgerStore, ledger_name, start_ledger
 from dfdetect.serve.cluster.options import ReplicaOptions
 from dfdetect.serve.process import free_port
 from dfdetect.serve.settings import ServeSettings
@@ -230,3 +230,25 @@ def test_cancel_through_the_proxy_stops_the_running_job(client, media, settings)
         seen = max(seen, _cancelled(client.get("/metrics").text))
         time.sleep(0.2)
     assert seen == 1  # the replica running it stopped it, at its next frame
+
+
+def test_a_ledger_kept_at_a_url_restarts_from_it_without_losing_jobs(service, tmp_path):
+    url = (tmp_path / "bucket").as_uri() + "/jobs"
+    database = tmp_path / "node" / "jobs.sqlite3"
+    name = start_ledger(database, url)
+    store = LedgerStore(name, url)
+    upload = tmp_path / "uploads" / "0123abcd"
+    upload.parent.mkdir()
+    upload.write_bytes(b"clip")
+    job = store.submit("clip.mp4", upload, 4, False, 5)
+    remote = tmp_path / "bucket" / "jobs"
+    assert job.media_path == f"{url}/uploads/0123abcd" and not upload.exists()
+    assert (remote / "uploads" / "0123abcd").read_bytes() == b"clip"
+    database.unlink()  # the ledger's node and its disk are lost: only the URL keeps the jobs
+    ray.kill(ray.get_actor(name, namespace="dfdetect"), no_restart=False)
+    assert store.get(job.id) == job  # the restarted ledger restored the database from the URL
+    claimed = store.claim("worker", 30.0)
+    assert claimed.id == job.id
+    assert store.finish(job.id, {"status": "ok"}, "worker")
+    assert not (remote / "uploads" / "0123abcd").exists()  # a finished job's upload goes
+    ray.kill(ray.get_actor(name, namespace="dfdetect"), no_restart=True)

@@ -8,7 +8,6 @@ import functools
 import ipaddress
 import logging
 import os
-import re
 import signal
 import sys
 from dataclasses import replace
@@ -72,9 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device (default: cuda when available)")
     parser.add_argument("--host", default=HOST, help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=PORT, help="port (default: %(default)s)")
-    parser.add_argument(
-        "--data-dir", type=Path, help=f"job database and uploads (default: {d.data_dir})"
-    )
+    parser.add_argument("--data-dir", help=f"job database and uploads (default: {d.data_dir})")
     parser.add_argument(
         "--api-key", default=os.environ.get(API_KEY_ENV),
         help=f"require this key on /v1 routes (default: ${API_KEY_ENV}; none: open)",
@@ -89,7 +86,8 @@ def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     """``--engine ray`` and the replicas it runs."""
     ray = parser.add_argument_group(
         "Ray engine", "--engine ray: the same service on Ray Serve; --data-dir must be a folder "
-        "every node reads and writes (jobs, uploads and results live there)"
+        "every node reads and writes, or an fsspec URL such as s3://bucket/prefix (jobs, "
+        "uploads and results live there)"
     )  # fmt: skip
     ray.add_argument(
         "--engine", choices=ENGINES, default=None,
@@ -206,9 +204,16 @@ def _ray_usage_problem(args: argparse.Namespace) -> str | None:
     """Why the Ray flags given do not go together (None when they do)."""
     ray_flags = ["--" + flag.replace("_", "-") for flag in given(args, REPLICA_FLAGS)]
     if args.engine != "ray":
+        if _data_url(args) is not None:
+            return f"--data-dir {args.data_dir}: a URL only with --engine ray (else a folder)"
         return f"{', '.join(ray_flags)}: only with --engine ray" if ray_flags else None
-    if args.data_dir is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(args.data_dir)):
-        return f"--data-dir {args.data_dir}: a folder every node reads (URLs are not supported)"
+    url = _data_url(args)
+    if url is not None:
+        from dfdetect.serve.cluster.store import missing_package
+
+        missing = missing_package(url)
+        if missing is not None:
+            return f"--data-dir {url}: {missing}"
     if args.replicas is not None and (args.min_replicas or args.max_replicas) is not None:
         return "--replicas fixes the count: not with --min-replicas/--max-replicas"
     if args.min_replicas is not None and args.max_replicas is None:
@@ -218,9 +223,24 @@ def _ray_usage_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _data_url(args: argparse.Namespace) -> str | None:
+    """``--data-dir`` when it is a URL (``s3://bucket/prefix``), else None."""
+    from dfdetect.scan.cluster.sources import is_url
+
+    return args.data_dir if args.data_dir is not None and is_url(args.data_dir) else None
+
+
 def serve_settings(args: argparse.Namespace) -> ServeSettings:
-    """The :class:`ServeSettings` the flags ask for: its defaults, overridden by those given."""
+    """The :class:`ServeSettings` the flags ask for: its defaults, overridden by those given
+    (with a ``--data-dir`` URL, the data folder is the local staging folder of uploads)."""
     settings = ServeSettings(**given(args, SETTING_FLAGS), api_key=args.api_key or None)
+    url = _data_url(args)
+    if url is not None:
+        from dfdetect.serve.cluster.store import staging_dir
+
+        settings = replace(settings, data_dir=staging_dir(url))
+    elif args.data_dir is not None:
+        settings = replace(settings, data_dir=Path(args.data_dir))
     if args.max_upload_mb is not None:
         settings = replace(settings, max_upload_bytes=int(args.max_upload_mb * MB))
     if args.job_ttl is not None:
@@ -287,7 +307,7 @@ def _run_on_ray(args: argparse.Namespace, settings: ServeSettings) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
     try:
-        url = deploy.start(settings, options)
+        url = deploy.start(settings, options, _data_url(args))
     except deploy.ServeError as exc:
         fail("serve", exc)
         return EXIT_MODEL if isinstance(exc, deploy.ReplicasFailed) else EXIT_ENVIRONMENT

@@ -92,9 +92,11 @@ class Job:
 
 
 class JobStore:
-    """Thread-safe SQLite job table (WAL, one connection behind a lock)."""
+    """Thread-safe SQLite job table (WAL, one connection behind a lock); ``remove_media``
+    deletes a deleted or expired job's upload (default: the local file)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, remove_media: Callable[[str], None] | None = None) -> None:
+        self._remove_media = remove_media or _unlink
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -112,6 +114,20 @@ class JobStore:
         """Close the database connection."""
         with self._lock:
             self._db.close()
+
+    def changes(self) -> int:
+        """How many rows were written since the store was opened."""
+        with self._lock:
+            return self._db.total_changes
+
+    def backup(self, dest: Path) -> None:
+        """Write a consistent copy of the database (WAL included) to ``dest``."""
+        target = sqlite3.connect(dest)
+        try:
+            with self._lock:
+                self._db.backup(target)
+        finally:
+            target.close()
 
     def _one(self, sql: str, args: tuple = ()) -> Job | None:
         row = self._db.execute(sql, args).fetchone()
@@ -213,7 +229,7 @@ class JobStore:
         with self._lock:
             job = self._one("DELETE FROM jobs WHERE id = ? RETURNING *", (job_id,))
         if job is not None:
-            Path(job.media_path).unlink(missing_ok=True)
+            self._remove_media(job.media_path)
         return job
 
     def list_jobs(
@@ -240,7 +256,7 @@ class JobStore:
                 (time.time() - ttl_s,),
             ).fetchall()
         for row in rows:
-            Path(row[0]).unlink(missing_ok=True)
+            self._remove_media(row[0])
         return len(rows)
 
     def recover(self) -> tuple[int, int]:
@@ -265,6 +281,10 @@ class JobStore:
             args,
         ).rowcount
         return requeued, failed
+
+
+def _unlink(media: str) -> None:
+    Path(media).unlink(missing_ok=True)
 
 
 class JobWorkers:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,14 @@ class SharedState:
     others: ``open_store()`` returns the job store they all use (the methods of
     :class:`JobStore`), ``scorer(predictor)`` what the pipelines call ``predict`` on (batching
     faces across replicas), and its workers hold jobs under leases of ``lease_s`` in the name
-    of ``holder`` (the replica)."""
+    of ``holder`` (the replica); ``media(path)`` gives a job's upload as a local file while
+    its job runs (the default: the path itself)."""
 
     open_store: Callable[[], Any]
     scorer: Callable[[Any], Any]
     lease_s: float
     holder: str
+    media: Callable[[str], AbstractContextManager[Path]] | None = None
 
 
 class Service:
@@ -218,8 +220,15 @@ class Service:
         return result
 
     def _analyze_job(self, job: Job, cancel: threading.Event) -> dict:
-        path = Path(job.media_path)
-        return self.analyze(self.analyzer, path, job.filename, bool(job.heatmaps), cancel)
+        media = (self.shared.media if self.shared is not None else None) or local_media
+        with media(job.media_path) as path:
+            return self.analyze(self.analyzer, path, job.filename, bool(job.heatmaps), cancel)
+
+
+@contextmanager
+def local_media(media: str) -> Iterator[Path]:
+    """A job's upload that is a local file already."""
+    yield Path(media)
 
 
 class ImageSlot:
