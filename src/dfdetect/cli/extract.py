@@ -19,7 +19,7 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
-from dfdetect.cli.flags import given, positive_int, probability
+from dfdetect.cli.flags import add_inputs_and_out, given, positive_int, probability
 
 FACE_CHOICES = ("largest", "all", "mask")  # dfdetect.faces.select.FACE_CHOICES
 
@@ -28,14 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect extract``."""
     from dfdetect.extract.options import ExtractOptions
 
-    parser.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="video/image files or folders (searched recursively)",
-    )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_inputs_and_out(parser, "video/image files or folders (searched recursively)")
     parser.add_argument(
         "--dataset", default=None, help=f"dataset name (default: {ExtractOptions.dataset})"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 ENGINES = ("single", "ray")  # where scan and serve run: this process, or a Ray cluster
@@ -15,6 +16,13 @@ def given(args: argparse.Namespace, flags: Mapping[str, str] | Iterable[str]) ->
     maps an ``args`` attribute to the setting it sets, or lists names that are both."""
     pairs = flags.items() if isinstance(flags, Mapping) else ((name, name) for name in flags)
     return {field: getattr(args, flag) for flag, field in pairs if getattr(args, flag) is not None}
+
+
+def add_inputs_and_out(parser: argparse.ArgumentParser, inputs_help: str) -> None:
+    """The ``INPUT...`` positionals and the required ``--out`` folder of commands that turn
+    files into files (extract, synth)."""
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help=inputs_help)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
 def positive_int(text: str) -> int:

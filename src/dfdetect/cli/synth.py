@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from dfdetect.cli.crops import PRESETS
 from dfdetect.cli.exits import (
@@ -15,21 +14,16 @@ from dfdetect.cli.exits import (
     check_writable,
     fail,
 )
-from dfdetect.cli.flags import positive_int
+from dfdetect.cli.flags import add_inputs_and_out, positive_int
 
 METHODS = ("sbi", "blend")  # dfdetect.synth.writer.METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dfdetect synth``."""
-    parser.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="real face crops or frames: image files, folders, or an extract manifest.csv",
+    add_inputs_and_out(
+        parser, "real face crops or frames: image files, folders, or an extract manifest.csv"
     )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
         "--method",
         choices=METHODS,
